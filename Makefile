@@ -1,0 +1,97 @@
+# bulkhead - build, test, install.
+#
+#   make                 build ./bulkhead
+#   make test            build and run the Tcl test suite (as root for the
+#                        kernel and libvirt tests)
+#   make test SANITIZE=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make bench           benchmarks (not part of the tests)
+#   make deps            install the Debian packages the build and tests need
+#   make install         install the binary, man pages and hooks under PREFIX
+#   make clean
+
+-include config.mk
+PREFIX ?= /usr/local
+SANITIZE ?= 0
+
+CC ?= cc
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -I$(B) \
+             $(PKG_CFLAGS)
+LDLIBS = $(PKG_LIBS) -lm
+
+ifeq ($(SANITIZE),1)
+B = build-san
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
+      -fno-sanitize-recover=undefined
+ALL_CFLAGS += $(SAN)
+LDFLAGS += $(SAN)
+BIN = $(B)/bulkhead
+else
+B = build
+BIN = bulkhead
+endif
+
+ENGINE_SRC = $(filter-out src/main.c src/tclbulkhead.c, $(wildcard src/*.c)) \
+             $(wildcard tui/*.c)
+ENGINE_OBJ = $(patsubst %.c,$(B)/%.o,$(ENGINE_SRC)) $(B)/schema.o
+HDRS = $(wildcard include/*.h) $(wildcard tui/*.h)
+SQL = $(sort $(wildcard sql/*.sql))
+
+all: config.mk $(BIN)
+
+config.mk:
+	./configure
+
+$(BIN): $(B)/src/main.o $(B)/libbulkhead.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/testfixture: $(B)/src/tclbulkhead.o $(B)/libbulkhead.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(TCL_LIBS) $(LDLIBS)
+
+$(B)/libbulkhead.a: $(ENGINE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/src/tclbulkhead.o: src/tclbulkhead.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TCL_CFLAGS) -c -o $@ $<
+
+$(B)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The SQL files, in name order, become one C string: the store runs the
+# statements of each migration whose number is above PRAGMA user_version.
+$(B)/schema.c: $(SQL) sql/embed.sh
+	@mkdir -p $(B)
+	sh sql/embed.sh $(SQL) > $@
+
+$(B)/schema.o: $(B)/schema.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+test: config.mk $(BIN) $(B)/testfixture
+	BULKHEAD=$(abspath $(BIN)) ASAN_OPTIONS=detect_leaks=1 \
+	  $(B)/testfixture test/all.tcl
+
+bench: config.mk $(BIN)
+	BULKHEAD=$(abspath $(BIN)) sh test/bench/run.sh
+
+deps:
+	sh .ci/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bulkhead
+	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+
+clean:
+	rm -rf build build-san bulkhead
+
+distclean: clean
+	rm -f config.mk
+
+.PHONY: all test bench deps install clean distclean

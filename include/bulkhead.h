@@ -1,0 +1,78 @@
+/*
+ * bulkhead.h - the engine context shared by every layer.
+ *
+ * One struct bh is made per process (shell, batch run, daemon, testfixture
+ * engine).  It owns the store connection, knows who is acting (for the audit
+ * log and the candidate owner) and carries the error slot: a layer function
+ * that fails returns -1 (or NULL) and leaves a message in bh->err, written as
+ * STYLE.md asks (names the object, says what is wrong and what to do,
+ * lowercase, no final period).  Library layers never print.
+ */
+#ifndef BULKHEAD_H
+#define BULKHEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+
+#define BH_VERSION "0.1.0"
+
+/* Object names (workloads, groups, services): 1..63 characters. */
+#define BH_NAME_MAX 63
+/* Host-side interface names: the kernel's IFNAMSIZ less the NUL. */
+#define BH_IFNAME_MAX 15
+#define BH_ERR_MAX 1024
+
+struct sqlite3;
+struct bh;
+struct config;
+struct inventory;
+
+/*
+ * Called by policy_commit() inside the store transaction, after the
+ * candidate has validated and before the store commits: the enforcer applies
+ * @cfg over @inv to the kernel here.  A non-zero return (message in bh->err)
+ * rolls the store back, so store and kernel never disagree.  NULL: no kernel
+ * (store-only engines, as the fast tests use).
+ */
+typedef int bh_apply_fn(struct bh *bh, const struct config *cfg,
+                        const struct inventory *inv);
+
+/*
+ * Called after an operational inventory change (workload, NIC, address, tag)
+ * has been written, still inside its transaction; same contract as above.
+ */
+typedef int bh_inventory_fn(struct bh *bh, const struct inventory *inv);
+
+struct bh {
+	struct sqlite3 *db;
+	char db_path[PATH_MAX];
+	char err[BH_ERR_MAX];
+	char user[64];     /* Unix user acting: audit author, candidate owner */
+	char client[64];   /* SSH client address, "" when local */
+	bh_apply_fn *apply;          /* NULL: store only */
+	bh_inventory_fn *inventory_changed;
+	void *enforcer;              /* the enforcer's handle, owned by it */
+};
+
+/*
+ * Open (creating and migrating when needed) the store at @path, or at the
+ * default path when @path is NULL.  Fills user/client from the environment.
+ * Returns NULL on failure with the reason in @err.  Free with bh_close().
+ */
+struct bh *bh_open(const char *path, char *err, size_t errlen);
+void bh_close(struct bh *bh);
+
+/* Format a message into bh->err; always returns -1 so callers can
+ * `return bh_error(bh, ...)`. */
+int bh_error(struct bh *bh, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The default store path: /var/lib/bulkhead/bulkhead.db for root,
+ * $XDG_DATA_HOME/bulkhead/bulkhead.db (or ~/.local/share/...) otherwise.
+ * Writes into @buf; returns @buf.
+ */
+const char *bh_default_db_path(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * policy.h - the policy model: inventory, groups, services, rules, the
+ * candidate/running config life cycle, revisions and the audit log.
+ *
+ * This is the engine's interface for the front ends (cmd.c, shell, TUI,
+ * testfixture) and the input of the compiler.  Every function validates
+ * fully before it writes: on failure it returns -1, leaves the store as it
+ * was and puts a message in bh->err naming the object, the fault and the
+ * remedy, with the closest existing name suggested where one fits.
+ *
+ * Config and inventory
+ *   Policy objects (services, groups, rules, the default action, settings)
+ *   are edited in the acting user's candidate, made on the first edit as a
+ *   copy of the running config.  policy_commit() turns the candidate into a
+ *   new numbered revision, which is the running config.  Inventory
+ *   (workloads, NICs, addresses, tags) is operational: it acts at once.
+ *
+ * Ownership
+ *   Structs filled by the policy_*_get/load functions own their memory;
+ *   release them with the matching *_free (which also accepts a zeroed
+ *   struct).
+ */
+#ifndef BH_POLICY_H
+#define BH_POLICY_H
+
+#include <stdint.h>
+#include "bulkhead.h"
+#include "util.h"
+
+/* ---- enumerations ------------------------------------------------------- */
+enum section {
+	SECTION_EMERGENCY,
+	SECTION_INFRASTRUCTURE,
+	SECTION_ENVIRONMENT,
+	SECTION_APPLICATION,
+	SECTION_COUNT
+};
+enum action {
+	ACTION_ALLOW,
+	ACTION_DROP,
+	ACTION_REJECT
+};
+/* "emergency", ... ; -1 from the parsers when unknown */
+const char *policy_section_name(int section);
+int policy_section_parse(const char *s);
+const char *policy_action_name(int action);
+int policy_action_parse(const char *s);
+
+/* ---- inventory -------------------------------------------------------- */
+struct nic {
+	char ifname[BH_IFNAME_MAX + 1];   /* host side: tap or veth end */
+	char mac[18];                     /* "" when not known */
+	struct strv addrs;                /* canonical, bound to this NIC */
+};
+
+struct workload {
+	int64_t id;
+	char name[BH_NAME_MAX + 1];
+	char kind[16];        /* "vm" | "container" */
+	char uuid[40];        /* libvirt domain uuid, "" otherwise */
+	char os[128];         /* "" when unknown */
+	char host[128];       /* "" means this host */
+	char netns[64];       /* containers: network namespace, "" otherwise */
+	char state[32];       /* "running", "shut off", "unknown", ... */
+	char source[16];      /* "static" (added by hand) | "libvirt" */
+	struct strv tags;     /* sorted */
+	struct nic *nics;
+	size_t nnics;
+	struct strv groups;   /* running-config groups it belongs to (sorted);
+	                         filled by policy_workload_get/list only */
+};
+void policy_workload_free(struct workload *w);
+
+struct inventory {
+	struct workload *w;   /* sorted by name */
+	size_t n;
+};
+/* The whole inventory (groups field left empty).  Free with
+ * policy_inventory_free(). */
+int policy_inventory_load(struct bh *bh, struct inventory *out);
+void policy_inventory_free(struct inventory *inv);
+
+/*
+ * Inventory edits.  They act at once (no commit), are validated first and
+ * call bh->inventory_changed when set.
+ *   workload_add: name unique; kind "vm" or "container" ("" = vm); source is
+ *     taken from w->source ("" = static).  Fields of @w other than name,
+ *     kind, os, host, netns, uuid, state, source are ignored.
+ *   nic_add: ifname unique across the inventory; addresses unique across
+ *     the inventory; mac optional.
+ *   address_add: @nic may be NULL when the workload has exactly one NIC.
+ *   delete_*: refuse what does not exist (with a suggestion).
+ */
+int policy_workload_add(struct bh *bh, const struct workload *w);
+int policy_workload_delete(struct bh *bh, const char *name);
+int policy_nic_add(struct bh *bh, const char *workload, const struct nic *nic);
+int policy_nic_delete(struct bh *bh, const char *ifname);
+int policy_address_add(struct bh *bh, const char *workload, const char *addr,
+                       const char *nic);
+int policy_address_delete(struct bh *bh, const char *workload,
+                          const char *addr);
+int policy_tag_add(struct bh *bh, const char *workload, const char *tag);
+int policy_tag_delete(struct bh *bh, const char *workload, const char *tag);
+
+/* One workload with NICs, tags and running-config groups. */
+int policy_workload_get(struct bh *bh, const char *name, struct workload *out);
+/* All workloads, each with its groups filled. */
+int policy_workload_list(struct bh *bh, struct inventory *out);
+
+/* ---- config objects ---------------------------------------------------- */
+struct service_entry {
+	char proto[8];     /* "tcp" "udp" "icmp" "icmpv6" */
+	char ports[128];   /* canonical ports for tcp/udp ("" = all), icmp type
+	                      name for icmp/icmpv6 ("" = all types) */
+};
+struct service {
+	char name[BH_NAME_MAX + 1];
+	int builtin;
+	struct service_entry *e;
+	size_t ne;
+};
+
+struct group {
+	char name[BH_NAME_MAX + 1];
+	char *match;              /* canonical expression, NULL when none */
+	struct strv members;      /* static member workload names */
+	struct strv addresses;    /* static CIDRs, canonical */
+	/* Computed by policy_membership() (left empty otherwise): */
+	struct strv eff_workloads;  /* member workloads, sorted */
+	struct strv eff_addrs;      /* static CIDRs + member NIC addresses,
+	                               canonical, sorted, deduplicated */
+};
+
+struct rule {
+	int64_t id;           /* stable; 0 in policy_rule_add = allocate */
+	int section;          /* enum section */
+	int position;         /* 1-based within its section */
+	int action;           /* enum action */
+	struct strv src;      /* group names; empty = any */
+	struct strv dst;      /* group names; empty = any */
+	struct strv services; /* service names; empty = any */
+	struct strv applied;  /* group names; empty = every managed NIC */
+	int log;
+	int enabled;
+	char *comment;        /* NULL when none */
+};
+
+/* Settings with their defaults; the store keeps them per config. */
+struct settings {
+	int default_action;        /* ACTION_ALLOW until `set default drop` */
+	int64_t timeout_tcp;       /* flow-set timeouts, seconds */
+	int64_t timeout_udp;
+	int64_t timeout_icmp;
+};
+
+/* A whole policy: what the compiler takes and what revisions hold. */
+struct config {
+	int64_t revision;      /* the revision it is or is based on */
+	struct service *svcs;  /* sorted by name, built-ins included */
+	size_t nsvcs;
+	struct group *groups;  /* sorted by name */
+	size_t ngroups;
+	struct rule *rules;    /* by section, then position */
+	size_t nrules;
+	struct settings settings;
+};
+
+enum config_which {
+	CONFIG_RUNNING,     /* the newest revision */
+	CONFIG_CANDIDATE    /* the acting user's candidate, or the running
+	                       config when the user has none */
+};
+int policy_config_load(struct bh *bh, enum config_which which,
+                       struct config *out);
+/* The config of revision @rev. */
+int policy_revision_load(struct bh *bh, int64_t rev, struct config *out);
+void policy_config_free(struct config *cfg);
+
+/*
+ * Compute every group's eff_workloads and eff_addrs from @inv.  Pure: no
+ * store access.  Assumes group references were checked acyclic on entry
+ * (a cycle met anyway is not followed).  O(groups x workloads).
+ */
+void policy_membership(struct config *cfg, const struct inventory *inv);
+
+/* Lookups in a loaded config; NULL when absent. */
+struct group *policy_config_group(const struct config *cfg, const char *name);
+struct service *policy_config_service(const struct config *cfg,
+                                      const char *name);
+struct rule *policy_config_rule(const struct config *cfg, int64_t id);
+
+/* ---- candidate edits ------------------------------------------------- */
+/*
+ * Group: name free among groups; match parsed and stored canonical;
+ * static members must be existing workloads; addresses valid CIDRs; group
+ * references must exist and form no cycle.
+ */
+int policy_group_add(struct bh *bh, const struct group *g);
+/* Refused while a rule or another group's match refers to it. */
+int policy_group_delete(struct bh *bh, const char *name);
+/* Entries validated (proto known, ports well-formed, icmp type known). */
+int policy_service_add(struct bh *bh, const struct service *s);
+/* Refused for built-ins and while a rule uses it. */
+int policy_service_delete(struct bh *bh, const char *name);
+/*
+ * Add @r to its section at r->position (0 = last; beyond the end is an
+ * error), shifting the rules below.  r->id 0 allocates a new id (ids are
+ * never reused); a given id is kept (replaying `show config`) and must be
+ * free.  Every group and service named must exist.  *id_out gets the id.
+ */
+int policy_rule_add(struct bh *bh, const struct rule *r, int64_t *id_out);
+int policy_rule_delete(struct bh *bh, int64_t id);
+int policy_rule_set_enabled(struct bh *bh, int64_t id, int enabled);
+int policy_default_set(struct bh *bh, int action);
+/* "timeout-tcp" etc.  Value checked per key. */
+int policy_setting_set(struct bh *bh, const char *key, const char *value);
+
+/* ---- config life cycle ------------------------------------------------ */
+struct candidate_state {
+	int exists;          /* the user has a candidate */
+	int changes;         /* edits made to it */
+	int64_t base_rev;    /* revision it was copied from */
+	int64_t running_rev; /* the newest revision now */
+};
+int policy_candidate_state(struct bh *bh, struct candidate_state *st);
+
+/*
+ * Make the candidate the running config: refuse when the running config
+ * moved since the candidate was made (another user committed: the message
+ * says who and what to do), validate the whole candidate, call bh->apply,
+ * record the revision.  No candidate, or one equal to the running config:
+ * calls bh->apply with the running config (a re-apply) and records nothing;
+ * *rev_out is then the running revision.  @confirm_minutes > 0 records a
+ * deadline after which the previous revision comes back (policy_confirm
+ * clears it).  @comment may be NULL.
+ */
+int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
+                  int64_t *rev_out);
+int policy_confirm(struct bh *bh);
+int policy_discard(struct bh *bh);
+/* Replace the candidate with a copy of revision @rev (commit to apply). */
+int policy_rollback(struct bh *bh, int64_t rev);
+
+/*
+ * The config as commands that rebuild it when replayed with `-f`: the
+ * hand-added inventory first, then services, groups (referenced groups
+ * first), rules (section, position; with their ids), settings that differ
+ * from the defaults, and a final `commit`.
+ */
+int policy_config_text(struct bh *bh, enum config_which which,
+                       struct strbuf *out);
+/* Same, policy part only, for one loaded config (no inventory, no commit):
+ * one command per line, the unit the diff compares. */
+void policy_config_lines(const struct config *cfg, struct strv *lines);
+
+/*
+ * What a commit would change: the config lines of revision @from (-1: the
+ * running config) against @to (-1: the acting user's candidate), as
+ * "- line" / "+ line" in config order; empty when they are equal.
+ */
+int policy_diff(struct bh *bh, int64_t from, int64_t to, struct strbuf *out);
+
+struct revision {
+	int64_t rev;
+	int64_t time_ms;
+	char author[64];
+	char client[64];
+	char *comment;             /* NULL when none */
+	int64_t confirm_deadline;  /* ms; 0 when not pending */
+};
+/* Newest first.  Free with policy_history_free(). */
+int policy_history(struct bh *bh, struct revision **out, size_t *n);
+void policy_history_free(struct revision *r, size_t n);
+
+/* ---- names, for completion and suggestions ----------------------------- */
+enum name_kind {
+	NAME_WORKLOAD,
+	NAME_GROUP,       /* of the candidate view */
+	NAME_SERVICE,     /* of the candidate view, built-ins included */
+	NAME_RULE,        /* rule ids as text */
+	NAME_NIC,         /* interface names */
+	NAME_TAG          /* every tag in use */
+};
+int policy_names(struct bh *bh, enum name_kind kind, struct strv *out);
+
+/* ---- audit ------------------------------------------------------------ */
+struct audit_entry {
+	int64_t id;
+	int64_t time_ms;
+	char user[64];
+	char client[64];
+	char *command;
+	int ok;
+	char *detail;        /* error message or result summary; may be NULL */
+};
+struct audit_filter {
+	const char *user;      /* NULL: anyone */
+	int64_t since_ms;      /* 0: from the start */
+	const char *contains;  /* substring of the command; NULL: any */
+	int failed_only;
+	int limit;             /* newest N; 0: 50 */
+};
+/* Record one command and its outcome (outside any edit's transaction, so
+ * failures are kept too). */
+int policy_audit_record(struct bh *bh, const char *command, int ok,
+                        const char *detail);
+/* Oldest first among the newest @limit.  Free with policy_audit_free(). */
+int policy_audit_list(struct bh *bh, const struct audit_filter *f,
+                      struct audit_entry **out, size_t *n);
+void policy_audit_free(struct audit_entry *a, size_t n);
+
+#endif
