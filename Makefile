@@ -79,7 +79,7 @@ bench: config.mk $(BIN)
 	BULKHEAD=$(abspath $(BIN)) sh test/bench/run.sh
 
 deps:
-	sh .ci/deps.sh
+	./configure --install-deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
