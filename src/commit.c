@@ -1,0 +1,355 @@
+/*
+ * commit.c - the config life cycle (policy layer): the candidate's state,
+ * commit and `commit confirmed`, confirm, discard, rollback, the revision
+ * history, and the audit log.
+ *
+ * A commit is one store transaction around three steps: check the whole
+ * candidate, hand it to the enforcer (bh->apply), and turn the candidate
+ * row into the next revision.  If the enforcer refuses, the transaction
+ * rolls back and the candidate stays as it was.  An expired `commit
+ * confirmed` is undone first, in a transaction of its own, so a commit
+ * made after a missed deadline sees the restored config as running.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bulkhead.h"
+#include "policy.h"
+#include "policy_internal.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- the life cycle -------------------------------------------------- */
+int policy_candidate_state(struct bh *bh, struct candidate_state *st)
+{
+	int64_t config, base = 0, changes = 0;
+	int found;
+
+	memset(st, 0, sizeof *st);
+	if (store_running(bh, &st->running_rev, NULL))
+		return -1;
+	found = store_candidate_find(bh, bh->user, &config, &base, &changes);
+	if (found < 0)
+		return -1;
+	st->exists = found;
+	st->changes = (int)changes;
+	st->base_rev = found ? base : st->running_rev;
+	return 0;
+}
+
+/* Hand @cfg, its membership worked out over the inventory as it is now,
+ * to bh->apply, if any.  A refusal leaves its reason in bh->err. */
+static int apply(struct bh *bh, struct config *cfg)
+{
+	struct inventory inv;
+	int rc;
+
+	if (!bh->apply)
+		return 0;
+	if (store_inventory_load(bh, &inv))
+		return -1;
+	policy_membership(cfg, &inv);
+	bh->err[0] = '\0';
+	rc = bh->apply(bh, cfg, &inv);
+	if (rc && !bh->err[0])
+		bh_error(bh, "the ruleset could not be applied; nothing was "
+		         "changed");
+	policy_inventory_free(&inv);
+	return rc ? -1 : 0;
+}
+
+/* Hand the running config to bh->apply: a re-apply. */
+static int apply_running(struct bh *bh)
+{
+	struct config cfg;
+	int rc;
+
+	if (!bh->apply)
+		return 0;
+	if (policy_config_load(bh, CONFIG_RUNNING, &cfg))
+		return -1;
+	rc = apply(bh, &cfg);
+	policy_config_free(&cfg);
+	return rc;
+}
+
+/*
+ * Undo a `commit confirmed` whose deadline has passed, in a transaction of
+ * its own (it stands even when what follows fails), and put the restored
+ * config into the kernel.
+ */
+static int expire_confirms(struct bh *bh)
+{
+	struct store_tx tx;
+	int64_t rev, now = util_now_ms();
+	int due = store_confirm_due(bh, now);
+
+	/* The common case, nothing pending, takes no write lock. */
+	if (due <= 0)
+		return due;
+	if (store_tx_begin(bh, &tx))
+		return -1;
+	if (store_confirm_expire(bh, now, &rev) ||
+	    (rev && apply_running(bh))) {
+		store_tx_rollback(bh, &tx);
+		return -1;
+	}
+	return store_tx_commit(bh, &tx);
+}
+
+/* "09:13", or "2026-11-26 09:13" when not today. */
+static void short_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000), now = time(NULL);
+	struct tm tm, today;
+
+	localtime_r(&t, &tm);
+	localtime_r(&now, &today);
+	if (tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday)
+		strftime(buf, len, "%H:%M", &tm);
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+static int conflict(struct bh *bh, int64_t base, int64_t running)
+{
+	struct revision r;
+	char when[32];
+	int found = store_revision_get(bh, running, &r, NULL);
+
+	if (found <= 0)
+		return found < 0 ? -1 : bh_error(bh, "commit: the running "
+		                                 "config moved; discard and "
+		                                 "redo your changes");
+	short_time(r.time_ms, when, sizeof when);
+	bh_error(bh, "commit: revision %lld was committed by %s at %s after "
+	         "your candidate was made from revision %lld: review 'show "
+	         "diff', then 'discard' and redo your changes",
+	         (long long)running, r.author, when, (long long)base);
+	free(r.comment);
+	return -1;
+}
+
+/* 1 when the policy lines of @a and @b are the same. */
+static int same_config(const struct config *a, const struct config *b)
+{
+	struct strv la = STRV_INIT, lb = STRV_INIT;
+	int same;
+
+	policy_config_lines(a, &la);
+	policy_config_lines(b, &lb);
+	same = la.n == lb.n;
+	for (size_t i = 0; same && i < la.n; i++)
+		same = strcmp(la.v[i], lb.v[i]) == 0;
+	strv_free(&la);
+	strv_free(&lb);
+	return same;
+}
+
+/* Longest `commit confirmed`: a week. */
+#define CONFIRM_MINUTES_MAX (7 * 24 * 60)
+
+int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
+                  int64_t *rev_out)
+{
+	struct store_tx tx;
+	struct config cand, running;
+	struct revision r, cur;
+	struct store_revinfo info;
+	int64_t run_rev, run_cfg, cand_cfg, base, prev;
+	int found, rc = -1;
+
+	memset(&cand, 0, sizeof cand);
+	memset(&running, 0, sizeof running);
+	if (confirm_minutes < 0 || confirm_minutes > CONFIRM_MINUTES_MAX)
+		return bh_error(bh, "commit confirmed %d: give 1-%d minutes",
+		                confirm_minutes, CONFIRM_MINUTES_MAX);
+	if (comment && policy_text_check(bh, "commit comment", comment))
+		return -1;
+	if (expire_confirms(bh))
+		return -1;
+	if (store_tx_begin(bh, &tx))
+		return -1;
+	if (store_running(bh, &run_rev, &run_cfg))
+		goto done;
+	if (rev_out)
+		*rev_out = run_rev;
+	found = store_candidate_find(bh, bh->user, &cand_cfg, &base, NULL);
+	if (found < 0)
+		goto done;
+	if (!found) {
+		rc = apply_running(bh);
+		goto done;
+	}
+	if (base != run_rev) {
+		conflict(bh, base, run_rev);
+		goto done;
+	}
+	if (policy_config_load(bh, CONFIG_CANDIDATE, &cand) ||
+	    policy_config_load(bh, CONFIG_RUNNING, &running) ||
+	    policy_config_check(bh, &cand))
+		goto done;
+	if (same_config(&cand, &running)) {
+		if (store_config_delete(bh, cand_cfg))
+			goto done;
+		rc = apply_running(bh);
+		goto done;
+	}
+
+	/* A commit on top of one still waiting for `confirm` confirms it,
+	 * unless it is confirmed itself: then a missed deadline goes back to
+	 * the config from before the first unconfirmed commit. */
+	prev = run_rev;
+	found = store_revision_get(bh, run_rev, &cur, &info);
+	if (found < 0)
+		goto done;
+	if (found) {
+		if (cur.confirm_deadline) {
+			if (confirm_minutes > 0 && info.prev_rev >= 0)
+				prev = info.prev_rev;
+			if (store_revision_deadline_set(bh, run_rev, 0)) {
+				free(cur.comment);
+				goto done;
+			}
+		}
+		free(cur.comment);
+	}
+
+	memset(&r, 0, sizeof r);
+	r.rev = run_rev + 1;
+	r.time_ms = util_now_ms();
+	snprintf(r.author, sizeof r.author, "%s", bh->user);
+	snprintf(r.client, sizeof r.client, "%s", bh->client);
+	r.comment = comment && *comment ? (char *)comment : NULL;
+	if (confirm_minutes > 0)
+		r.confirm_deadline = r.time_ms + confirm_minutes * 60000LL;
+	if (store_revision_add(bh, cand_cfg, &r, prev, -1))
+		goto done;
+	cand.revision = r.rev;
+	if (apply(bh, &cand))
+		goto done;
+	if (rev_out)
+		*rev_out = r.rev;
+	rc = 0;
+done:
+	policy_config_free(&cand);
+	policy_config_free(&running);
+	if (rc == 0)
+		return store_tx_commit(bh, &tx);
+	store_tx_rollback(bh, &tx);
+	return -1;
+}
+
+int policy_confirm(struct bh *bh)
+{
+	struct store_tx tx;
+	struct revision cur;
+	struct store_revinfo info;
+	int64_t run_rev;
+	int found, rc = -1;
+
+	if (expire_confirms(bh))
+		return -1;
+	if (store_tx_begin(bh, &tx))
+		return -1;
+	if (store_running(bh, &run_rev, NULL))
+		goto done;
+	found = store_revision_get(bh, run_rev, &cur, &info);
+	if (found <= 0) {
+		rc = found < 0 ? -1 : 0;
+		goto done;
+	}
+	if (cur.confirm_deadline) {
+		rc = store_revision_deadline_set(bh, run_rev, 0);
+	} else if (info.undoes >= 0) {
+		struct store_revinfo undone;
+
+		/* The revision that came back is the one the undone commit
+		 * would have returned to. */
+		if (store_revision_get(bh, info.undoes, NULL, &undone) > 0)
+			bh_error(bh, "confirm: commit %lld was not confirmed in "
+			         "time: revision %lld restored revision %lld; "
+			         "commit again to bring it back",
+			         (long long)info.undoes, (long long)run_rev,
+			         (long long)undone.prev_rev);
+	} else {
+		rc = 0;   /* nothing waits for confirmation: nothing to do */
+	}
+	free(cur.comment);
+done:
+	if (rc == 0)
+		return store_tx_commit(bh, &tx);
+	store_tx_rollback(bh, &tx);
+	return -1;
+}
+
+int policy_discard(struct bh *bh)
+{
+	struct store_tx tx;
+	int64_t config;
+	int found, rc = 0;
+
+	if (store_tx_begin(bh, &tx))
+		return -1;
+	found = store_candidate_find(bh, bh->user, &config, NULL, NULL);
+	if (found < 0)
+		rc = -1;
+	else if (found)
+		rc = store_config_delete(bh, config);
+	if (rc == 0)
+		return store_tx_commit(bh, &tx);
+	store_tx_rollback(bh, &tx);
+	return -1;
+}
+
+int policy_rollback(struct bh *bh, int64_t rev)
+{
+	struct store_tx tx;
+	int64_t from, config, running;
+	int found, rc = -1;
+
+	if (store_tx_begin(bh, &tx))
+		return -1;
+	found = store_revision_config(bh, rev, &from);
+	if (found < 0)
+		goto done;
+	if (!found) {
+		policy_no_revision(bh, rev);
+		goto done;
+	}
+	found = store_candidate_find(bh, bh->user, &config, NULL, NULL);
+	if (found < 0 || (found && store_config_delete(bh, config)))
+		goto done;
+	if (store_running(bh, &running, NULL) ||
+	    store_config_copy(bh, from, bh->user, running, 1, &config))
+		goto done;
+	rc = 0;
+done:
+	if (rc == 0)
+		return store_tx_commit(bh, &tx);
+	store_tx_rollback(bh, &tx);
+	return -1;
+}
+
+int policy_history(struct bh *bh, struct revision **out, size_t *n)
+{
+	return store_revision_list(bh, out, n);
+}
+
+/* ---- audit ---------------------------------------------------------------- */
+int policy_audit_record(struct bh *bh, const char *command, int ok,
+                        const char *detail)
+{
+	return store_audit_insert(bh, util_now_ms(), bh->user, bh->client,
+	                          command, ok, detail);
+}
+
+int policy_audit_list(struct bh *bh, const struct audit_filter *f,
+                      struct audit_entry **out, size_t *n)
+{
+	struct audit_filter none = { NULL, 0, NULL, 0, 0 };
+
+	return store_audit_list(bh, f ? f : &none, out, n);
+}
