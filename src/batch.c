@@ -1,0 +1,207 @@
+/*
+ * batch.c - batch mode (front end): commands from a file, standard input
+ * or a -c string, run in order until the first one fails.
+ *
+ * A command ends at ';' or at the end of a line, unless the line ends in a
+ * backslash or its last word ends in ',' (a list going on: `member web1,`),
+ * in which case the next line continues it.  Errors name the line where the
+ * failing command starts (`policy.bh:14: ...`), so a file is read line by
+ * line and each command is handed to cmd_exec() on its own.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shell.h"
+
+/* Where lines come from: a stream or a string. */
+struct source {
+	FILE *f;
+	const char *s;
+	char *buf;
+	size_t cap;
+};
+
+/* The next line without its line break, or NULL at the end. */
+static const char *next_line(struct source *src)
+{
+	ssize_t n;
+
+	if (src->f) {
+		n = getline(&src->buf, &src->cap, src->f);
+		if (n < 0)
+			return NULL;
+	} else {
+		const char *nl;
+		if (!src->s || !*src->s)
+			return NULL;
+		nl = strchr(src->s, '\n');
+		n = nl ? nl - src->s : (ssize_t)strlen(src->s);
+		if ((size_t)n + 1 > src->cap) {
+			src->cap = (size_t)n + 1;
+			src->buf = xrealloc(src->buf, src->cap);
+		}
+		memcpy(src->buf, src->s, (size_t)n);
+		src->buf[n] = '\0';
+		src->s = nl ? nl + 1 : NULL;
+	}
+	while (n > 0 && (src->buf[n - 1] == '\n' || src->buf[n - 1] == '\r'))
+		src->buf[--n] = '\0';
+	return src->buf;
+}
+
+/* 1 when @unit must go on on the next line: its last word ends in ','. */
+static int list_goes_on(const char *unit)
+{
+	struct tokv tv = TOKV_INIT;
+	char err[BH_ERR_MAX];
+	int more = 0;
+
+	if (tokenize(unit, &tv, err, sizeof err) == 0 && tv.n) {
+		const char *last = tv.v[tv.n - 1].text;
+		size_t len = strlen(last);
+		more = !tv.v[tv.n - 1].quoted && len && last[len - 1] == ',';
+	}
+	tokv_free(&tv);
+	return more;
+}
+
+/* Report bh->err at @name:@line (or as "error: " without a name). */
+static void report(struct bh *bh, const struct cmd_opts *o, const char *name,
+                   int line)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char where[PATH_MAX + 32];
+
+	if (name)
+		snprintf(where, sizeof where, "%s:%d", name, line);
+	cmd_format_error(bh, o, name ? where : NULL, &sb);
+	fflush(stdout);
+	fputs(sb_str(&sb), o->json ? stdout : stderr);
+	fflush(o->json ? stdout : stderr);
+	sb_free(&sb);
+}
+
+/*
+ * Run the commands of @unit, whose first line is line @first of @name:
+ * each ';'-separated command on its own, so a failure can name the line it
+ * starts on.  Returns 0, or -1 after reporting a failure.
+ */
+static int run_unit(struct bh *bh, const struct cmd_opts *o,
+                    const char *name, const char *unit, int first)
+{
+	struct tokv tv = TOKV_INIT;
+	struct strbuf out = STRBUF_INIT;
+	char err[BH_ERR_MAX];
+	size_t start = 0;
+	int rc = 0;
+
+	if (tokenize(unit, &tv, err, sizeof err) < 0) {
+		tokv_free(&tv);
+		/* cmd_exec words the error and audits the attempt */
+		if (cmd_exec(bh, o, unit, &out) < 0)
+			report(bh, o, name, first);
+		sb_free(&out);
+		return -1;
+	}
+	for (size_t i = 0; i <= tv.n && rc == 0; i++) {
+		size_t from, to, bol;
+		int line = first;
+		char *cmd;
+
+		if (i < tv.n && !(strcmp(tv.v[i].text, ";") == 0 &&
+		                  !tv.v[i].quoted))
+			continue;
+		if (i == start) {
+			start = i + 1;
+			continue;
+		}
+		/* The command from the start of its first line, what precedes
+		 * it there blanked, so columns in messages are the line's. */
+		from = (size_t)tv.v[start].col - 1;
+		to = i < tv.n ? (size_t)tv.v[i].col - 1 : strlen(unit);
+		bol = 0;
+		for (size_t k = 0; k < from; k++)
+			if (unit[k] == '\n') {
+				line++;
+				bol = k + 1;
+			}
+		cmd = xmalloc(to - bol + 1);
+		memset(cmd, ' ', from - bol);
+		memcpy(cmd + (from - bol), unit + from, to - from);
+		cmd[to - bol] = '\0';
+		sb_reset(&out);
+		rc = cmd_exec(bh, o, cmd, &out);
+		fputs(sb_str(&out), stdout);
+		fflush(stdout);
+		if (rc < 0)
+			report(bh, o, name, line);
+		free(cmd);
+		start = i + 1;
+	}
+	tokv_free(&tv);
+	sb_free(&out);
+	return rc;
+}
+
+static int run_source(struct bh *bh, const struct cmd_opts *o,
+                      struct source *src, const char *name)
+{
+	struct strbuf unit = STRBUF_INIT;
+	const char *line;
+	int lineno = 0, first = 0, rc = 0;
+
+	while (rc == 0 && (line = next_line(src))) {
+		size_t len = strlen(line);
+		int more = 0;
+
+		lineno++;
+		if (unit.len == 0)
+			first = lineno;
+		else
+			sb_addc(&unit, '\n');
+		if (len && line[len - 1] == '\\') {
+			/* a continuation: the backslash becomes a blank */
+			sb_addn(&unit, line, len - 1);
+			sb_addc(&unit, ' ');
+			more = 1;
+		} else {
+			sb_add(&unit, line);
+			more = list_goes_on(sb_str(&unit));
+		}
+		if (more)
+			continue;
+		rc = run_unit(bh, o, name, sb_str(&unit), first);
+		sb_reset(&unit);
+	}
+	if (rc == 0 && unit.len)
+		rc = run_unit(bh, o, name, sb_str(&unit), first);
+	if (rc == 0 && src->f && ferror(src->f)) {
+		/* a read error must not pass for the end of the commands */
+		bh_error(bh, "cannot read: %s", strerror(errno));
+		report(bh, o, name, lineno + 1);
+		rc = -1;
+	}
+	sb_free(&unit);
+	free(src->buf);
+	return rc < 0 ? 1 : 0;
+}
+
+/* Batch from a stream; see shell.h. */
+int batch_run_file(struct bh *bh, const struct cmd_opts *o, FILE *f,
+                   const char *name)
+{
+	struct source src = { f, NULL, NULL, 0 };
+
+	return run_source(bh, o, &src, name ? name : "stdin");
+}
+
+/* Batch from a -c string; see shell.h. */
+int batch_run_string(struct bh *bh, const struct cmd_opts *o,
+                     const char *commands)
+{
+	struct source src = { NULL, commands, NULL, 0 };
+
+	return run_source(bh, o, &src, NULL);
+}

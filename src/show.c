@@ -1,0 +1,765 @@
+/*
+ * show.c - the text and JSON printers behind every `show` command (front
+ * end, called from the grammar table in cmd.c).
+ *
+ * Each printer loads its objects through the policy layer, never the store,
+ * and appends either a table / `key: value` lines or one JSON document to
+ * the caller's buffer; the shapes are fixed by SPEC.md "Output (text)" and
+ * "Output (JSON, --json)".  Tables size their columns to the widest cell,
+ * put two blanks between columns and print an empty cell as "-", so every
+ * row splits on blanks the same way.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "policy.h"
+#include "show.h"
+
+/* ---- tables --------------------------------------------------------------- */
+
+/*
+ * Cells are collected row-major (the header is row 0) and laid out only when
+ * the whole table is known.  A row may carry a note: a line printed under
+ * it, starting at a chosen column (the audit log's failure messages).
+ */
+struct table {
+	size_t ncols;
+	struct strv cells;
+	struct strv notes;   /* one per row, "" when none */
+};
+
+static void table_init(struct table *t, const char *const *header,
+                       size_t ncols)
+{
+	memset(t, 0, sizeof *t);
+	t->ncols = ncols;
+	for (size_t i = 0; i < ncols; i++)
+		strv_push(&t->cells, header[i]);
+	strv_push(&t->notes, "");
+}
+
+/* Append the next cell; NULL or "" prints as "-".  A new row starts every
+ * ncols cells. */
+static void table_add(struct table *t, const char *cell)
+{
+	if (t->cells.n % t->ncols == 0)
+		strv_push(&t->notes, "");
+	strv_push(&t->cells, cell && *cell ? cell : "-");
+}
+
+static void table_addf(struct table *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void table_addf(struct table *t, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	table_add(t, sb_str(&sb));
+	sb_free(&sb);
+}
+
+static void table_add_list(struct table *t, const struct strv *sv,
+                           const char *empty)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strv_join(&sb, sv, ",");
+	table_add(t, sv->n ? sb_str(&sb) : empty);
+	sb_free(&sb);
+}
+
+/* A note under the row being filled. */
+static void table_note(struct table *t, const char *note)
+{
+	size_t row = t->notes.n - 1;
+
+	free(t->notes.v[row]);
+	t->notes.v[row] = xstrdup(note ? note : "");
+}
+
+/* Display width: UTF-8 continuation bytes take no column. */
+static size_t width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/* Lay the table out into @out; notes start under column @note_col. */
+static void table_print(struct table *t, struct strbuf *out,
+                        size_t note_col)
+{
+	size_t nrows = t->cells.n / t->ncols;
+	size_t *w = xcalloc(t->ncols, sizeof *w);
+	size_t indent = 0;
+
+	for (size_t i = 0; i < t->cells.n; i++) {
+		size_t cw = width(t->cells.v[i]);
+		if (cw > w[i % t->ncols])
+			w[i % t->ncols] = cw;
+	}
+	for (size_t c = 0; c < note_col && c < t->ncols; c++)
+		indent += w[c] + 2;
+	for (size_t r = 0; r < nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *cell = t->cells.v[r * t->ncols + c];
+			sb_add(out, cell);
+			if (c + 1 == t->ncols)
+				break;
+			for (size_t k = width(cell); k < w[c] + 2; k++)
+				sb_addc(out, ' ');
+		}
+		sb_addc(out, '\n');
+		if (r < t->notes.n && *t->notes.v[r])
+			sb_addf(out, "%*s%s\n", (int)indent, "", t->notes.v[r]);
+	}
+	free(w);
+	strv_free(&t->cells);
+	strv_free(&t->notes);
+}
+
+/* ---- small formatting helpers ------------------------------------------- */
+
+/* "2026-11-27T09:13:22": the JSON form of a time. */
+static void iso_time(int64_t ms, char *buf, size_t len)
+{
+	util_time_format(ms, buf, len);
+	for (char *p = buf; *p; p++)
+		if (*p == ' ')
+			*p = 'T';
+}
+
+static void kv(struct strbuf *out, const char *key, const char *value)
+{
+	sb_addf(out, "%s: %s\n", key, value && *value ? value : "-");
+}
+
+static void kv_list(struct strbuf *out, const char *key,
+                    const struct strv *sv)
+{
+	sb_addf(out, "%s: ", key);
+	if (sv->n)
+		strv_join(out, sv, ",");
+	else
+		sb_add(out, "-");
+	sb_addc(out, '\n');
+}
+
+/* The user-facing form of a service: "udp 53 tcp 53". */
+static void service_definition(const struct service *s, struct strbuf *sb)
+{
+	for (size_t i = 0; i < s->ne; i++) {
+		if (i)
+			sb_addc(sb, ' ');
+		sb_add(sb, s->e[i].proto);
+		if (s->e[i].ports[0])
+			sb_addf(sb, " %s", s->e[i].ports);
+	}
+}
+
+static void json_end_doc(struct json *j, struct strbuf *out)
+{
+	json_obj_end(j);
+	sb_addc(out, '\n');
+}
+
+/* ---- workloads ---------------------------------------------------------- */
+
+static void json_workload(struct json *j, const struct workload *w)
+{
+	json_obj_begin(j);
+	json_kstr(j, "name", w->name);
+	json_kstr(j, "kind", w->kind);
+	json_kstr(j, "state", w->state);
+	json_kstr(j, "uuid", w->uuid);
+	json_kstr(j, "os", w->os);
+	json_kstr(j, "host", w->host);
+	json_kstr(j, "netns", w->netns);
+	json_kstr(j, "source", w->source);
+	json_key(j, "tags");
+	json_strv(j, &w->tags);
+	json_key(j, "groups");
+	json_strv(j, &w->groups);
+	json_key(j, "nics");
+	json_arr_begin(j);
+	for (size_t i = 0; i < w->nnics; i++) {
+		json_obj_begin(j);
+		json_kstr(j, "ifname", w->nics[i].ifname);
+		json_kstr(j, "mac", w->nics[i].mac);
+		json_key(j, "addresses");
+		json_strv(j, &w->nics[i].addrs);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+/* show workloads: NAME KIND STATE NICS ADDRESSES TAGS GROUPS. */
+int show_workloads(struct bh *bh, const struct cmd_opts *o,
+                   struct strbuf *out)
+{
+	static const char *const head[] = { "NAME", "KIND", "STATE", "NICS",
+		"ADDRESSES", "TAGS", "GROUPS" };
+	struct inventory inv = { 0 };
+	struct table t;
+	struct json j;
+
+	if (policy_workload_list(bh, &inv) < 0)
+		return -1;
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "workloads");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < inv.n; i++)
+			json_workload(&j, &inv.w[i]);
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+		policy_inventory_free(&inv);
+		return 0;
+	}
+	if (inv.n == 0) {
+		sb_add(out, "no workloads\n");
+		policy_inventory_free(&inv);
+		return 0;
+	}
+	table_init(&t, head, 7);
+	for (size_t i = 0; i < inv.n; i++) {
+		const struct workload *w = &inv.w[i];
+		struct strv nics = STRV_INIT, addrs = STRV_INIT;
+
+		for (size_t k = 0; k < w->nnics; k++) {
+			strv_push(&nics, w->nics[k].ifname);
+			for (size_t a = 0; a < w->nics[k].addrs.n; a++)
+				strv_push(&addrs, w->nics[k].addrs.v[a]);
+		}
+		table_add(&t, w->name);
+		table_add(&t, w->kind);
+		table_add(&t, w->state);
+		table_add_list(&t, &nics, "-");
+		table_add_list(&t, &addrs, "-");
+		table_add_list(&t, &w->tags, "-");
+		table_add_list(&t, &w->groups, "-");
+		strv_free(&nics);
+		strv_free(&addrs);
+	}
+	table_print(&t, out, 0);
+	policy_inventory_free(&inv);
+	return 0;
+}
+
+/* show workload NAME: key: value lines, then one line per NIC. */
+int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
+                  struct strbuf *out)
+{
+	struct workload w;
+	struct json j;
+
+	memset(&w, 0, sizeof w);
+	if (policy_workload_get(bh, name, &w) < 0)
+		return -1;
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "workload");
+		json_workload(&j, &w);
+		json_end_doc(&j, out);
+		policy_workload_free(&w);
+		return 0;
+	}
+	kv(out, "name", w.name);
+	kv(out, "kind", w.kind);
+	kv(out, "uuid", w.uuid);
+	kv(out, "os", w.os);
+	kv(out, "host", w.host);
+	kv(out, "netns", w.netns);
+	kv(out, "state", w.state);
+	kv(out, "source", w.source);
+	kv_list(out, "tags", &w.tags);
+	kv_list(out, "groups", &w.groups);
+	for (size_t i = 0; i < w.nnics; i++) {
+		const struct nic *n = &w.nics[i];
+		sb_addf(out, "nic %s  mac %s  address ", n->ifname,
+		        n->mac[0] ? n->mac : "-");
+		if (n->addrs.n)
+			strv_join(out, &n->addrs, ",");
+		else
+			sb_add(out, "-");
+		sb_addc(out, '\n');
+	}
+	policy_workload_free(&w);
+	return 0;
+}
+
+/* ---- groups ------------------------------------------------------------- */
+
+/* The candidate view with every group's effective members computed. */
+static int load_with_membership(struct bh *bh, struct config *cfg)
+{
+	struct inventory inv = { 0 };
+
+	memset(cfg, 0, sizeof *cfg);
+	if (policy_config_load(bh, CONFIG_CANDIDATE, cfg) < 0)
+		return -1;
+	if (policy_inventory_load(bh, &inv) < 0) {
+		policy_config_free(cfg);
+		return -1;
+	}
+	policy_membership(cfg, &inv);
+	policy_inventory_free(&inv);
+	return 0;
+}
+
+static void json_group(struct json *j, const struct group *g)
+{
+	json_kstr(j, "name", g->name);
+	json_kstr(j, "match", g->match);
+	json_key(j, "members");
+	json_strv(j, &g->members);
+	json_key(j, "addresses");
+	json_strv(j, &g->addresses);
+	json_key(j, "effective_members");
+	json_strv(j, &g->eff_workloads);
+	json_key(j, "effective_addresses");
+	json_strv(j, &g->eff_addrs);
+}
+
+/* show groups: NAME MATCH MEMBERS ADDRESSES (effective members). */
+int show_groups(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
+{
+	static const char *const head[] = { "NAME", "MATCH", "MEMBERS",
+		"ADDRESSES" };
+	struct config cfg;
+	struct table t;
+	struct json j;
+
+	if (load_with_membership(bh, &cfg) < 0)
+		return -1;
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "groups");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < cfg.ngroups; i++) {
+			json_obj_begin(&j);
+			json_group(&j, &cfg.groups[i]);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+	} else if (cfg.ngroups == 0) {
+		sb_add(out, "no groups\n");
+	} else {
+		table_init(&t, head, 4);
+		for (size_t i = 0; i < cfg.ngroups; i++) {
+			const struct group *g = &cfg.groups[i];
+			table_add(&t, g->name);
+			table_add(&t, g->match);
+			table_add_list(&t, &g->eff_workloads, "-");
+			table_add_list(&t, &g->eff_addrs, "-");
+		}
+		table_print(&t, out, 0);
+	}
+	policy_config_free(&cfg);
+	return 0;
+}
+
+/* `group "dbs" does not exist (did you mean "db"?)` over @cfg's groups. */
+static int no_group(struct bh *bh, const struct config *cfg,
+                    const char *name)
+{
+	struct strv names = STRV_INIT;
+	const char *s;
+
+	for (size_t i = 0; i < cfg->ngroups; i++)
+		strv_push(&names, cfg->groups[i].name);
+	s = util_suggest_strv(name, &names);
+	bh_error(bh, "group \"%s\" does not exist%s%s%s", name,
+	         s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
+	strv_free(&names);
+	return -1;
+}
+
+/* show group NAME: static and effective members, and the rules using it. */
+int show_group(struct bh *bh, const struct cmd_opts *o, const char *name,
+               struct strbuf *out)
+{
+	struct config cfg;
+	const struct group *g;
+	struct strv used = STRV_INIT;
+	struct json j;
+
+	if (load_with_membership(bh, &cfg) < 0)
+		return -1;
+	g = policy_config_group(&cfg, name);
+	if (!g) {
+		no_group(bh, &cfg, name);
+		policy_config_free(&cfg);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg.nrules; i++) {
+		const struct rule *r = &cfg.rules[i];
+		if (strv_contains(&r->src, name) ||
+		    strv_contains(&r->dst, name) ||
+		    strv_contains(&r->applied, name)) {
+			char id[24];
+			snprintf(id, sizeof id, "%" PRId64, r->id);
+			strv_push(&used, id);
+		}
+	}
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "group");
+		json_obj_begin(&j);
+		json_group(&j, g);
+		json_key(&j, "used_by");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < used.n; i++)
+			json_int(&j, strtoll(used.v[i], NULL, 10));
+		json_arr_end(&j);
+		json_obj_end(&j);
+		json_end_doc(&j, out);
+	} else {
+		kv(out, "name", g->name);
+		kv(out, "match", g->match);
+		kv_list(out, "members", &g->members);
+		kv_list(out, "addresses", &g->addresses);
+		kv_list(out, "effective members", &g->eff_workloads);
+		kv_list(out, "effective addresses", &g->eff_addrs);
+		kv_list(out, "used by rules", &used);
+	}
+	strv_free(&used);
+	policy_config_free(&cfg);
+	return 0;
+}
+
+/* ---- services ----------------------------------------------------------- */
+
+/* show services: NAME DEFINITION BUILTIN. */
+int show_services(struct bh *bh, const struct cmd_opts *o,
+                  struct strbuf *out)
+{
+	static const char *const head[] = { "NAME", "DEFINITION", "BUILTIN" };
+	struct config cfg;
+	struct table t;
+	struct json j;
+
+	memset(&cfg, 0, sizeof cfg);
+	if (policy_config_load(bh, CONFIG_CANDIDATE, &cfg) < 0)
+		return -1;
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "services");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < cfg.nsvcs; i++) {
+			const struct service *s = &cfg.svcs[i];
+			json_obj_begin(&j);
+			json_kstr(&j, "name", s->name);
+			json_kbool(&j, "builtin", s->builtin);
+			json_key(&j, "entries");
+			json_arr_begin(&j);
+			for (size_t k = 0; k < s->ne; k++) {
+				json_obj_begin(&j);
+				json_kstr(&j, "proto", s->e[k].proto);
+				json_kstr(&j, "ports", s->e[k].ports);
+				json_obj_end(&j);
+			}
+			json_arr_end(&j);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+	} else if (cfg.nsvcs == 0) {
+		sb_add(out, "no services\n");
+	} else {
+		table_init(&t, head, 3);
+		for (size_t i = 0; i < cfg.nsvcs; i++) {
+			struct strbuf def = STRBUF_INIT;
+			service_definition(&cfg.svcs[i], &def);
+			table_add(&t, cfg.svcs[i].name);
+			table_add(&t, sb_str(&def));
+			table_add(&t, cfg.svcs[i].builtin ? "yes" : "no");
+			sb_free(&def);
+		}
+		table_print(&t, out, 0);
+	}
+	policy_config_free(&cfg);
+	return 0;
+}
+
+/* ---- rules -------------------------------------------------------------- */
+
+static void json_list_key(struct json *j, const char *key,
+                          const struct strv *sv)
+{
+	json_key(j, key);
+	json_strv(j, sv);
+}
+
+/* show rules: every section in evaluation order, then the default. */
+int show_rules(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
+{
+	static const char *const head[] = { "ID", "SECTION", "POS", "ACTION",
+		"FROM", "TO", "SERVICES", "APPLIED-TO", "FLAGS", "COMMENT" };
+	struct config cfg;
+	const char *dflt;
+	struct table t;
+	struct json j;
+
+	memset(&cfg, 0, sizeof cfg);
+	if (policy_config_load(bh, CONFIG_CANDIDATE, &cfg) < 0)
+		return -1;
+	dflt = policy_action_name(cfg.settings.default_action);
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_kstr(&j, "default", dflt);
+		json_key(&j, "rules");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < cfg.nrules; i++) {
+			const struct rule *r = &cfg.rules[i];
+			json_obj_begin(&j);
+			json_kint(&j, "id", r->id);
+			json_kstr(&j, "section", policy_section_name(r->section));
+			json_kint(&j, "position", r->position);
+			json_kstr(&j, "action", policy_action_name(r->action));
+			json_list_key(&j, "from", &r->src);
+			json_list_key(&j, "to", &r->dst);
+			json_list_key(&j, "services", &r->services);
+			json_list_key(&j, "applied_to", &r->applied);
+			json_kbool(&j, "log", r->log);
+			json_kbool(&j, "enabled", r->enabled);
+			json_kstr(&j, "comment", r->comment);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+		policy_config_free(&cfg);
+		return 0;
+	}
+	if (cfg.nrules == 0) {
+		sb_add(out, "no rules\n");
+	} else {
+		table_init(&t, head, 10);
+		for (size_t i = 0; i < cfg.nrules; i++) {
+			const struct rule *r = &cfg.rules[i];
+			table_addf(&t, "%" PRId64, r->id);
+			table_add(&t, policy_section_name(r->section));
+			table_addf(&t, "%d", r->position);
+			table_add(&t, policy_action_name(r->action));
+			table_add_list(&t, &r->src, "any");
+			table_add_list(&t, &r->dst, "any");
+			table_add_list(&t, &r->services, "any");
+			table_add_list(&t, &r->applied, "any");
+			table_add(&t, r->log && !r->enabled ? "log,disabled" :
+			              r->log ? "log" : !r->enabled ? "disabled" : "");
+			table_add(&t, r->comment);
+		}
+		table_print(&t, out, 0);
+	}
+	sb_addf(out, "default: %s\n", dflt);
+	policy_config_free(&cfg);
+	return 0;
+}
+
+/* ---- config, diff ------------------------------------------------------- */
+
+/* show config [candidate]: the commands that rebuild it. */
+int show_config(struct bh *bh, const struct cmd_opts *o, int candidate,
+                struct strbuf *out)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct json j;
+
+	if (policy_config_text(bh, candidate ? CONFIG_CANDIDATE :
+	                       CONFIG_RUNNING, &text) < 0) {
+		sb_free(&text);
+		return -1;
+	}
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_kstr(&j, "config", sb_str(&text));
+		json_end_doc(&j, out);
+	} else {
+		sb_add(out, sb_str(&text));
+		if (text.len && text.s[text.len - 1] != '\n')
+			sb_addc(out, '\n');
+	}
+	sb_free(&text);
+	return 0;
+}
+
+/* show diff: "- line" / "+ line", or "no changes". */
+int show_diff(struct bh *bh, const struct cmd_opts *o, int64_t from,
+              int64_t to, struct strbuf *out)
+{
+	struct strbuf diff = STRBUF_INIT;
+	struct json j;
+
+	if (policy_diff(bh, from, to, &diff) < 0) {
+		sb_free(&diff);
+		return -1;
+	}
+	if (o->json) {
+		const char *p = sb_str(&diff);
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "diff");
+		json_arr_begin(&j);
+		while (*p) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			char *line = xmalloc(len + 1);
+			memcpy(line, p, len);
+			line[len] = '\0';
+			json_str(&j, line);
+			free(line);
+			p += len + (nl ? 1 : 0);
+		}
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+	} else if (diff.len == 0) {
+		sb_add(out, "no changes\n");
+	} else {
+		sb_add(out, sb_str(&diff));
+		if (diff.s[diff.len - 1] != '\n')
+			sb_addc(out, '\n');
+	}
+	sb_free(&diff);
+	return 0;
+}
+
+/* ---- history, audit ----------------------------------------------------- */
+
+/* show history: REV TIME AUTHOR CLIENT COMMENT, newest first. */
+int show_history(struct bh *bh, const struct cmd_opts *o,
+                 struct strbuf *out)
+{
+	static const char *const head[] = { "REV", "TIME", "AUTHOR", "CLIENT",
+		"COMMENT" };
+	struct revision *rv = NULL;
+	size_t n = 0;
+	char when[64], by[64];
+	struct table t;
+	struct json j;
+
+	if (policy_history(bh, &rv, &n) < 0)
+		return -1;
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "history");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < n; i++) {
+			json_obj_begin(&j);
+			json_kint(&j, "revision", rv[i].rev);
+			iso_time(rv[i].time_ms, when, sizeof when);
+			json_kstr(&j, "time", when);
+			json_kstr(&j, "author", rv[i].author);
+			json_kstr(&j, "client", rv[i].client);
+			json_kstr(&j, "comment", rv[i].comment);
+			json_key(&j, "confirm_deadline");
+			if (rv[i].confirm_deadline) {
+				iso_time(rv[i].confirm_deadline, by, sizeof by);
+				json_str(&j, by);
+			} else {
+				json_null(&j);
+			}
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+		policy_history_free(rv, n);
+		return 0;
+	}
+	table_init(&t, head, 5);
+	for (size_t i = 0; i < n; i++) {
+		struct strbuf c = STRBUF_INIT;
+
+		util_time_format(rv[i].time_ms, when, sizeof when);
+		if (rv[i].comment)
+			sb_add(&c, rv[i].comment);
+		if (rv[i].confirm_deadline) {
+			/* HH:MM out of "YYYY-MM-DD HH:MM:SS" */
+			util_time_format(rv[i].confirm_deadline, by, sizeof by);
+			sb_addf(&c, "%s(confirm by %.5s)", c.len ? " " : "",
+			        strlen(by) > 11 ? by + 11 : by);
+		}
+		table_addf(&t, "%" PRId64, rv[i].rev);
+		table_add(&t, when);
+		table_add(&t, rv[i].author);
+		table_add(&t, rv[i].client);
+		table_add(&t, sb_str(&c));
+		sb_free(&c);
+	}
+	table_print(&t, out, 0);
+	policy_history_free(rv, n);
+	return 0;
+}
+
+/* show audit: TIME USER CLIENT RESULT COMMAND, oldest first, each failure's
+ * message under its command. */
+int show_audit(struct bh *bh, const struct cmd_opts *o,
+               const struct audit_filter *f, struct strbuf *out)
+{
+	static const char *const head[] = { "TIME", "USER", "CLIENT", "RESULT",
+		"COMMAND" };
+	struct audit_entry *a = NULL;
+	size_t n = 0;
+	char when[64];
+	struct table t;
+	struct json j;
+
+	if (policy_audit_list(bh, f, &a, &n) < 0)
+		return -1;
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "audit");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < n; i++) {
+			json_obj_begin(&j);
+			json_kint(&j, "id", a[i].id);
+			iso_time(a[i].time_ms, when, sizeof when);
+			json_kstr(&j, "time", when);
+			json_kstr(&j, "user", a[i].user);
+			json_kstr(&j, "client", a[i].client);
+			json_kstr(&j, "command", a[i].command);
+			json_kbool(&j, "ok", a[i].ok);
+			json_kstr(&j, "detail", a[i].detail);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+	} else if (n == 0) {
+		sb_add(out, "no audit records\n");
+	} else {
+		table_init(&t, head, 5);
+		for (size_t i = 0; i < n; i++) {
+			util_time_format(a[i].time_ms, when, sizeof when);
+			table_add(&t, when);
+			table_add(&t, a[i].user);
+			table_add(&t, a[i].client);
+			table_add(&t, a[i].ok ? "ok" : "failed");
+			table_add(&t, a[i].command);
+			if (!a[i].ok && a[i].detail)
+				table_note(&t, a[i].detail);
+		}
+		table_print(&t, out, 4);
+	}
+	policy_audit_free(a, n);
+	return 0;
+}
