@@ -53,6 +53,8 @@ struct bh {
 	bh_apply_fn *apply;          /* NULL: store only */
 	bh_inventory_fn *inventory_changed;
 	void *enforcer;              /* the enforcer's handle, owned by it */
+	void *batch;                 /* policy_batch_begin()'s state; NULL
+	                                outside an all-or-nothing batch */
 };
 
 /*

@@ -272,6 +272,20 @@ struct revision {
 int policy_history(struct bh *bh, struct revision **out, size_t *n);
 void policy_history_free(struct revision *r, size_t n);
 
+/* ---- all-or-nothing batches ----------------------------------------- */
+/*
+ * A batch (`-c`, `-f`) changes everything it names or nothing: begin holds
+ * one store transaction around its commands and keeps their audit records
+ * aside; end(ok=1) commits the transaction and writes the records; end(ok=0)
+ * rolls the store back, re-applies the running config to the kernel when a
+ * command of the batch had reached it (so store and kernel agree again),
+ * and writes the records with the earlier successes marked as undone.
+ * Batches do not nest.  *changed (may be NULL) tells whether an undone
+ * command had changed anything.
+ */
+int policy_batch_begin(struct bh *bh);
+int policy_batch_end(struct bh *bh, int ok, int *changed);
+
 /* ---- names, for completion and suggestions ----------------------------- */
 enum name_kind {
 	NAME_WORKLOAD,

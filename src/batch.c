@@ -7,12 +7,16 @@
  * in which case the next line continues it.  Errors name the line where the
  * failing command starts (`policy.bh:14: ...`), so a file is read line by
  * line and each command is handed to cmd_exec() on its own.
+ *
+ * A batch is all or nothing (policy_batch_begin): when a command fails, the
+ * ones before it are undone too, in the store and in the kernel.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "shell.h"
 
 /* Where lines come from: a stream or a string. */
@@ -150,7 +154,14 @@ static int run_source(struct bh *bh, const struct cmd_opts *o,
 {
 	struct strbuf unit = STRBUF_INIT;
 	const char *line;
-	int lineno = 0, first = 0, rc = 0;
+	int lineno = 0, first = 0, rc = 0, undone = 0;
+
+	/* All or nothing: a failing command undoes the ones before it. */
+	if (policy_batch_begin(bh)) {
+		report(bh, o, NULL, 0);
+		free(src->buf);
+		return 1;
+	}
 
 	while (rc == 0 && (line = next_line(src))) {
 		size_t len = strlen(line);
@@ -185,6 +196,15 @@ static int run_source(struct bh *bh, const struct cmd_opts *o,
 	}
 	sb_free(&unit);
 	free(src->buf);
+	if (policy_batch_end(bh, rc == 0, &undone) < 0) {
+		if (rc == 0) {
+			report(bh, o, name, lineno);  /* the commit itself failed */
+			rc = -1;
+		} else if (undone) {
+			fprintf(stderr, "note: nothing was changed: a batch is "
+			        "applied whole or not at all\n");
+		}
+	}
 	return rc < 0 ? 1 : 0;
 }
 

@@ -21,6 +21,8 @@
 #include "store.h"
 #include "util.h"
 
+struct batch;
+
 /* ---- the life cycle -------------------------------------------------- */
 int policy_candidate_state(struct bh *bh, struct candidate_state *st)
 {
@@ -339,9 +341,16 @@ int policy_history(struct bh *bh, struct revision **out, size_t *n)
 }
 
 /* ---- audit ---------------------------------------------------------------- */
+static void batch_hold_audit(struct batch *b, const char *command, int ok,
+                             const char *detail);
+
 int policy_audit_record(struct bh *bh, const char *command, int ok,
                         const char *detail)
 {
+	if (bh->batch) {
+		batch_hold_audit(bh->batch, command, ok, detail);
+		return 0;
+	}
 	return store_audit_insert(bh, util_now_ms(), bh->user, bh->client,
 	                          command, ok, detail);
 }
@@ -352,4 +361,134 @@ int policy_audit_list(struct bh *bh, const struct audit_filter *f,
 	struct audit_filter none = { NULL, 0, NULL, 0, 0 };
 
 	return store_audit_list(bh, f ? f : &none, out, n);
+}
+
+/* ---- all-or-nothing batches ------------------------------------------- */
+struct held_audit {
+	int64_t time_ms;
+	char *command;
+	int ok;
+	char *detail;
+};
+
+struct batch {
+	struct store_tx tx;
+	struct held_audit *a;
+	size_t n, cap;
+	int touched_kernel;           /* an apply ran inside the batch */
+	bh_apply_fn *apply;           /* the enforcer's hooks, wrapped */
+	bh_inventory_fn *inventory_changed;
+};
+
+/* The wrappers note that the kernel moved, so a rollback re-applies. */
+static int batch_apply(struct bh *bh, const struct config *cfg,
+                       const struct inventory *inv)
+{
+	struct batch *b = bh->batch;
+
+	b->touched_kernel = 1;
+	return b->apply(bh, cfg, inv);
+}
+
+static int batch_inventory_changed(struct bh *bh, const struct inventory *inv)
+{
+	struct batch *b = bh->batch;
+
+	b->touched_kernel = 1;
+	return b->inventory_changed(bh, inv);
+}
+
+int policy_batch_begin(struct bh *bh)
+{
+	struct batch *b;
+
+	if (bh->batch)
+		return bh_error(bh, "a batch is already running");
+	if (expire_confirms(bh))
+		return -1;
+	b = xcalloc(1, sizeof *b);
+	if (store_tx_begin(bh, &b->tx)) {
+		free(b);
+		return -1;
+	}
+	b->apply = bh->apply;
+	b->inventory_changed = bh->inventory_changed;
+	if (bh->apply)
+		bh->apply = batch_apply;
+	if (bh->inventory_changed)
+		bh->inventory_changed = batch_inventory_changed;
+	bh->batch = b;
+	return 0;
+}
+
+/* Keep one audit record until the batch ends (policy_audit_record). */
+static void batch_hold_audit(struct batch *b, const char *command, int ok,
+                             const char *detail)
+{
+	struct held_audit *h;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 16;
+		b->a = xrealloc(b->a, b->cap * sizeof *b->a);
+	}
+	h = &b->a[b->n++];
+	h->time_ms = util_now_ms();
+	h->command = xstrdup(command ? command : "");
+	h->ok = ok;
+	h->detail = xstrdup(detail);
+}
+
+int policy_batch_end(struct bh *bh, int ok, int *changed)
+{
+	struct batch *b = bh->batch;
+	char reason[BH_ERR_MAX];
+	int rc = 0, any = 0;
+
+	if (!b)
+		return bh_error(bh, "no batch is running");
+	snprintf(reason, sizeof reason, "%s", bh->err);
+	bh->apply = b->apply;
+	bh->inventory_changed = b->inventory_changed;
+	bh->batch = NULL;
+	if (ok) {
+		if (store_tx_commit(bh, &b->tx))
+			ok = 0, rc = -1, snprintf(reason, sizeof reason, "%s",
+			                          bh->err);
+	}
+	if (!ok) {
+		store_tx_rollback(bh, &b->tx);
+		/* The kernel saw part of the batch: give it back the config
+		 * the store now holds again. */
+		if (b->touched_kernel && apply_running(bh)) {
+			size_t used = strlen(reason);
+			snprintf(reason + used, sizeof reason - used,
+			         "; restoring the running config in the kernel "
+			         "failed too: %.400s", bh->err);
+		}
+		rc = -1;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct held_audit *h = &b->a[i];
+		const char *detail = h->detail;
+		char undone[BH_ERR_MAX];
+
+		if (!ok && h->ok) {
+			snprintf(undone, sizeof undone, "undone: a later command "
+			         "of its batch failed%s%s", detail ? "; " : "",
+			         detail ? detail : "");
+			detail = undone;
+			any = 1;
+		}
+		store_audit_insert(bh, h->time_ms, bh->user, bh->client,
+		                   h->command, h->ok && ok, detail);
+		free(h->command);
+		free(h->detail);
+	}
+	free(b->a);
+	free(b);
+	if (changed)
+		*changed = any;
+	if (rc)
+		snprintf(bh->err, sizeof bh->err, "%s", reason);
+	return rc;
 }
