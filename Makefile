@@ -33,7 +33,9 @@ B = build
 BIN = bulkhead
 endif
 
-ENGINE_SRC = $(filter-out src/main.c src/tclbulkhead.c, $(wildcard src/*.c)) \
+# src/tcl*.c are the testfixture's Tcl commands, linked only into it.
+TCL_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard src/tcl*.c))
+ENGINE_SRC = $(filter-out src/main.c src/tcl%.c, $(wildcard src/*.c)) \
              $(wildcard tui/*.c)
 ENGINE_OBJ = $(patsubst %.c,$(B)/%.o,$(ENGINE_SRC)) $(B)/schema.o
 HDRS = $(wildcard include/*.h) $(wildcard tui/*.h)
@@ -47,14 +49,15 @@ config.mk:
 $(BIN): $(B)/src/main.o $(B)/libbulkhead.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/testfixture: $(B)/src/tclbulkhead.o $(B)/libbulkhead.a
+$(B)/testfixture: $(TCL_OBJ) $(B)/libbulkhead.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(TCL_LIBS) $(LDLIBS)
 
 $(B)/libbulkhead.a: $(ENGINE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/src/tclbulkhead.o: src/tclbulkhead.c $(HDRS)
+# The testfixture's Tcl commands: the only objects that see Tcl's headers.
+$(TCL_OBJ): $(B)/src/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TCL_CFLAGS) -c -o $@ $<
 

@@ -22,6 +22,7 @@
 #include "match.h"
 #include "policy.h"
 #include "util.h"
+#include "libvirt.h"
 
 /* One engine made by bulkhead_engine: the Tcl command NAME owns it. */
 struct engine {
@@ -592,6 +593,8 @@ app_init(Tcl_Interp *interp)
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		Tcl_CreateObjCommand(interp, commands[i].name, commands[i].proc,
 		                     NULL, NULL);
+	/* The libvirt provider's commands live beside it, in tclvirt.c. */
+	tclvirt_register(interp);
 	return TCL_OK;
 }
 
