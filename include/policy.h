@@ -211,6 +211,47 @@ int policy_service_delete(struct bh *bh, const char *name);
 int policy_rule_add(struct bh *bh, const struct rule *r, int64_t *id_out);
 int policy_rule_delete(struct bh *bh, int64_t id);
 int policy_rule_set_enabled(struct bh *bh, int64_t id, int enabled);
+
+/*
+ * Editing objects in place.  Each replaces the parts of an existing object
+ * that @what names and keeps the rest, validated as fully as the matching
+ * add (references, addresses, ports, group cycles: `group "a": match
+ * refers back to itself through group "b" (a -> b -> a)`).  The object
+ * keeps its name (a rule its id), so the rules and groups that refer to it
+ * need no change.  @what 0 is refused ("nothing to change").
+ */
+enum {
+	GROUP_SET_MATCH = 1,       /* g->match; NULL or "": no expression */
+	GROUP_SET_MEMBERS = 2,     /* g->members; empty: none */
+	GROUP_SET_ADDRESSES = 4    /* g->addresses; empty: none */
+};
+int policy_group_set(struct bh *bh, const struct group *g, unsigned what);
+/* Every entry of @s replaces the old ones; refused for built-ins. */
+int policy_service_set(struct bh *bh, const struct service *s);
+/*
+ * Rule r->id gets the fields @what names from @r.  Empty lists mean any; a
+ * NULL or empty comment removes it.  RULE_SET_SECTION without
+ * RULE_SET_POSITION puts the rule last in its new section; a position is
+ * one the rule can take in its (new) section.
+ */
+enum {
+	RULE_SET_ACTION = 1,
+	RULE_SET_SRC = 2,
+	RULE_SET_DST = 4,
+	RULE_SET_SERVICES = 8,
+	RULE_SET_APPLIED = 16,
+	RULE_SET_LOG = 32,
+	RULE_SET_ENABLED = 64,
+	RULE_SET_COMMENT = 128,
+	RULE_SET_POSITION = 256,
+	RULE_SET_SECTION = 512
+};
+int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what);
+
+/* Rule @id of the candidate view into @out (free it with
+ * policy_rule_free); `rule 12 does not exist` when it is not there. */
+int policy_rule_get(struct bh *bh, int64_t id, struct rule *out);
+void policy_rule_free(struct rule *r);
 int policy_default_set(struct bh *bh, int action);
 /* "timeout-tcp" etc.  Value checked per key. */
 int policy_setting_set(struct bh *bh, const char *key, const char *value);
@@ -293,7 +334,8 @@ enum name_kind {
 	NAME_SERVICE,     /* of the candidate view, built-ins included */
 	NAME_RULE,        /* rule ids as text */
 	NAME_NIC,         /* interface names */
-	NAME_TAG          /* every tag in use */
+	NAME_TAG,         /* every tag in use */
+	NAME_SERVICE_OWN  /* services of the candidate view, not built in */
 };
 int policy_names(struct bh *bh, enum name_kind kind, struct strv *out);
 

@@ -105,6 +105,10 @@ int store_config_load(struct bh *bh, int64_t config, int parts,
                       const struct settings *defaults, struct config *out);
 /* Rules in @section of @config, or -1. */
 int store_rule_count(struct bh *bh, int64_t config, int section);
+/* Rule @id of @config into @out (free it with policy_rule_free): 1, or
+ * 0 when @config has no such rule. */
+int store_rule_get(struct bh *bh, int64_t config, int64_t id,
+                   struct rule *out);
 /* 1 when rule @id is in @config. */
 int store_rule_exists(struct bh *bh, int64_t config, int64_t id);
 /* Ids (ascending) of the rules of @config naming @name as a service
@@ -121,6 +125,9 @@ int store_service_delete(struct bh *bh, int64_t config, const char *name);
 /* Insert @r at r->position (1..count+1 of its section, checked by the
  * caller), moving the rules at and below it down by one. */
 int store_rule_insert(struct bh *bh, int64_t config, const struct rule *r);
+/* Rule r->id of @config gets r's action, flags, comment and lists where
+ * it is: section and position stay (move a rule with delete and insert). */
+int store_rule_update(struct bh *bh, int64_t config, const struct rule *r);
 /* Delete rule @id and close the gap in its section. */
 int store_rule_delete(struct bh *bh, int64_t config, int64_t id);
 int store_rule_set_enabled(struct bh *bh, int64_t config, int64_t id,

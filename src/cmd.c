@@ -50,6 +50,8 @@ enum kind {
 #define F_LIST 1u  /* comma list; a token ending in ',' joins the next */
 #define F_ANY  2u  /* "any" alone is allowed and means the empty list */
 #define F_OPT  4u  /* optional positional (only at the end) */
+#define F_NONE 8u  /* "none" alone, unquoted, empties what the clause sets
+                      (the placeholder spells it: "TEXT|none") */
 
 /*
  * One token or token group of a command.  A positional parameter is either
@@ -65,6 +67,7 @@ struct param {
 	const char *choices;  /* K_CHOICE: "allow|drop" */
 	const char *noun;     /* what a bad value is called: "section" */
 	const char *help;
+	const char *excl;     /* clause: the clause it cannot come with */
 };
 
 /* Groups of the `help` overview. */
@@ -79,7 +82,7 @@ enum {
 
 struct ctx;
 #define MAXARGS 8
-#define MAXOPTS 8
+#define MAXOPTS 16
 
 struct command {
 	const char *head;     /* "add rule": verb, then object if any */
@@ -96,6 +99,7 @@ struct command {
 /* A parsed value. */
 struct value {
 	int set;
+	int none;                  /* F_NONE: "none" was given */
 	const char *text;          /* the word, a list's joined text, the
 	                              canonical match text */
 	char *own;                 /* what text points to when allocated */
@@ -147,6 +151,8 @@ static int run_delete_workload(struct ctx *c);
 static int run_delete_nic(struct ctx *c);
 static int run_set_default(struct ctx *c);
 static int run_set_rule(struct ctx *c);
+static int run_set_group(struct ctx *c);
+static int run_set_service(struct ctx *c);
 static int run_set_timeout(struct ctx *c);
 static int run_show_workloads(struct ctx *c);
 static int run_show_workload(struct ctx *c);
@@ -373,6 +379,87 @@ static const struct command commands[] = {
 		{ .meta = "NAME", .kind = K_NAME, .names = NAME_SERVICE,
 		  .noun = "service", .help = "the service to delete" },
 	  } },
+	{ .head = "set group", G_POLICY, 1, run_set_group,
+	  "change a group's match, members or addresses",
+	  "Changes a group of the candidate in place.  Each clause given "
+	  "replaces that part of the group, 'none' empties it, and the parts "
+	  "not given stay as they are; the rules and groups that name the group "
+	  "need no change.  Checked as 'add group' is, and a match may not lead "
+	  "back to the group through other groups.",
+	  "set group web match tag web and not tag retired",
+	  .args = {
+		{ .meta = "NAME", .kind = K_NAME, .names = NAME_GROUP,
+		  .noun = "group", .help = "the group to change" },
+	  },
+	  .opts = {
+		{ .kw = "match", .meta = "EXPR|none", .kind = K_MATCH,
+		  .flags = F_NONE,
+		  .help = "a new match expression, or none to drop it" },
+		{ .kw = "member", .meta = "WORKLOAD[,WORKLOAD...]|none",
+		  .kind = K_NAME, .names = NAME_WORKLOAD,
+		  .flags = F_LIST | F_NONE,
+		  .help = "the static members from now on, or none" },
+		{ .kw = "address", .meta = "CIDR[,CIDR...]|none", .kind = K_WORD,
+		  .flags = F_LIST | F_NONE,
+		  .help = "the static addresses from now on, or none" },
+	  } },
+	{ .head = "set service", G_POLICY, 1, run_set_service,
+	  "replace a service's protocols and ports",
+	  "Replaces all the protocols and ports of a service of the candidate; "
+	  "the rules that use it follow.  Built-in services cannot be changed.",
+	  "set service web tcp 80,443,8443",
+	  .args = {
+		{ .meta = "NAME", .kind = K_NAME, .names = NAME_SERVICE_OWN,
+		  .noun = "service", .help = "the service to change" },
+		{ .meta = "PROTO [PORTS] [PROTO [PORTS]]...",
+		  .kind = K_SERVICE_DEF,
+		  .help = "tcp, udp, icmp or icmpv6, each with ports or type" },
+	  } },
+	{ .head = "set rule", G_POLICY, 1, run_set_rule,
+	  "change a rule, move it, or switch it on or off",
+	  "Changes a rule of the candidate in place; its id stays.  Each clause "
+	  "given replaces that part of the rule and the rest stays as it is: "
+	  "'any' empties a list, 'comment none' drops the comment.  'position' "
+	  "moves the rule within its section; 'section' moves it to the end of "
+	  "another one, or to 'position' there.  A disabled rule stays in place "
+	  "but matches nothing.",
+	  "set rule 7 service https,http-alt log comment \"web tier\"",
+	  .args = { P_RULE_ID },
+	  .opts = {
+		{ .kw = "action", .meta = "ACTION", .kind = K_CHOICE,
+		  .choices = ACTIONS, .noun = "action",
+		  .help = "allow, drop or reject" },
+		{ .kw = "from", .meta = "SRC", .kind = K_NAME,
+		  .names = NAME_GROUP, .flags = F_LIST | F_ANY,
+		  .noun = "source",
+		  .help = "any, or source groups GROUP[,GROUP...]" },
+		{ .kw = "to", .meta = "DST", .kind = K_NAME,
+		  .names = NAME_GROUP, .flags = F_LIST | F_ANY,
+		  .noun = "destination",
+		  .help = "any, or destination groups GROUP[,GROUP...]" },
+		{ .kw = "service", .meta = "SVC[,SVC...]|any", .kind = K_NAME,
+		  .names = NAME_SERVICE, .flags = F_LIST | F_ANY,
+		  .noun = "service", .help = "the services it matches, or any" },
+		{ .kw = "applied-to", .meta = "GROUP[,GROUP...]|any",
+		  .kind = K_NAME, .names = NAME_GROUP, .flags = F_LIST | F_ANY,
+		  .noun = "applied-to",
+		  .help = "enforce only on these groups' NICs, or on all (any)" },
+		{ .kw = "log", .excl = "nolog",
+		  .help = "log the packets it matches" },
+		{ .kw = "nolog", .excl = "log", .help = "stop logging them" },
+		{ .kw = "enabled", .excl = "disabled", .help = "switch it on" },
+		{ .kw = "disabled", .excl = "enabled",
+		  .help = "switch it off: it stays in place, matching nothing" },
+		{ .kw = "comment", .meta = "TEXT|none", .kind = K_WORD,
+		  .flags = F_NONE, .help = "a new note, or none to drop it" },
+		{ .kw = "position", .meta = "N", .kind = K_NUMBER,
+		  .noun = "position",
+		  .help = "move it to this place in its section" },
+		{ .kw = "section", .meta = "SECTION", .kind = K_CHOICE,
+		  .choices = SECTIONS, .noun = "section",
+		  .help = "move it to another section (last there unless "
+		          "'position')" },
+	  } },
 	{ .head = "set default", G_POLICY, 1, run_set_default,
 	  "set the action when no rule matches",
 	  "Sets what happens to traffic that no rule matches, in the candidate.",
@@ -381,17 +468,6 @@ static const struct command commands[] = {
 		{ .meta = "allow|drop", .kind = K_CHOICE, .choices = "allow|drop",
 		  .noun = "action",
 		  .help = "the action when no rule matches" },
-	  } },
-	{ .head = "set rule", G_POLICY, 1, run_set_rule,
-	  "switch a rule on or off",
-	  "Enables or disables a rule in the candidate; a disabled rule stays "
-	  "in place but matches nothing.",
-	  "set rule 7 disabled",
-	  .args = {
-		P_RULE_ID,
-		{ .meta = "enabled|disabled", .kind = K_CHOICE,
-		  .choices = "enabled|disabled", .noun = "rule state",
-		  .help = "switch it on or off" },
 	  } },
 	{ .head = "set timeout", G_POLICY, 1, run_set_timeout,
 	  "set how long an idle flow stays allowed",
@@ -544,7 +620,8 @@ static const struct {
 } verbs[] = {
 	{ "add", "add a workload, NIC, address, tag, group, service or rule" },
 	{ "delete", "delete an object" },
-	{ "set", "change the default action, a rule or a timeout" },
+	{ "set", "change a group, service or rule, the default action or a "
+	  "timeout" },
 	{ "show", "show objects, the config, its history or the audit log" },
 };
 
@@ -635,7 +712,8 @@ static void param_syntax(const struct param *p, struct strbuf *sb)
 		if (p->kw)
 			sb_addc(sb, ' ');
 		sb_add(sb, p->meta);
-		if ((p->flags & F_LIST) && !(p->flags & F_ANY))
+		/* F_ANY and F_NONE placeholders spell their lists out */
+		if ((p->flags & F_LIST) && !(p->flags & (F_ANY | F_NONE)))
 			sb_addf(sb, "[,%s...]", p->meta);
 	}
 }
@@ -791,11 +869,12 @@ static int missing(struct walk *w, const char *what, const char *after)
 	return rc;
 }
 
-/* The name a missing value goes by: the placeholder's first word. */
+/* The name a missing value goes by: the placeholder's first word
+ * ("WORKLOAD" of "WORKLOAD[,WORKLOAD...]|none"). */
 static void meta_word(const struct param *p, char *buf, size_t len)
 {
 	const char *m = p->meta ? p->meta : p->kw;
-	size_t n = strcspn(m, " [");
+	size_t n = strcspn(m, (p->flags & (F_ANY | F_NONE)) ? " [|" : " [");
 
 	snprintf(buf, len, "%.*s", (int)n, m);
 }
@@ -912,6 +991,16 @@ static int take_value(struct walk *w, const struct param *p, size_t *i,
 
 	v->set = 1;
 	v->tok = t;
+	/* "none" empties the clause's part; quoted, it is a name or text */
+	if ((p->flags & F_NONE) && is_kw(t, "none") &&
+	    !((p->flags & F_LIST) && *i + 1 < w->n && !w->t[*i + 1].quoted &&
+	      w->t[*i + 1].text[0] == ',')) {
+		v->none = 1;
+		v->text = t->text;
+		v->ntok = 1;
+		(*i)++;
+		return 0;
+	}
 	switch (p->kind) {
 	case K_MATCH: {
 		size_t used = 0;
@@ -994,7 +1083,9 @@ static int take_value(struct walk *w, const struct param *p, size_t *i,
 		if ((p->flags & F_ANY) && strv_contains(&v->list, "any")) {
 			if (v->list.n > 1)
 				return gram_error(w, "%s: \"any\" cannot be mixed "
-				                  "with group names", p->noun);
+				                  "with %s names", p->noun,
+				                  p->names == NAME_SERVICE ?
+				                  "service" : "group");
 			strv_free(&v->list);
 		}
 		return 0;
@@ -1046,6 +1137,25 @@ static int clause_find(const struct command *c, const struct token *t)
 	return -1;
 }
 
+/* The index of the clause @k cannot come with, or -1. */
+static int clause_excl(const struct command *c, size_t k)
+{
+	size_t no = nparams(c->opts, MAXOPTS);
+
+	for (size_t j = 0; c->opts[k].excl && j < no; j++)
+		if (strcmp(c->opts[j].kw, c->opts[k].excl) == 0)
+			return (int)j;
+	return -1;
+}
+
+/* 1 when clause @k may still come after the clauses @used. */
+static int clause_open(const struct command *c, unsigned used, size_t k)
+{
+	int x = clause_excl(c, k);
+
+	return !(used & (1u << k)) && !(x >= 0 && (used & (1u << x)));
+}
+
 /* A word where a clause was expected (or nothing more was). */
 static int unknown_word(struct walk *w, const struct token *t)
 {
@@ -1060,7 +1170,7 @@ static int unknown_word(struct walk *w, const struct token *t)
 		return gram_error(w, "\"%s\" given twice", t->text);
 	}
 	for (size_t i = 0; i < no; i++)
-		if (!(w->used & (1u << i)))
+		if (clause_open(c, w->used, i))
 			strv_push(&cands, c->opts[i].kw);
 	if (cands.n == 0) {
 		usage(c, &sb);
@@ -1197,6 +1307,9 @@ static int walk(struct walk *w)
 		k = clause_find(c, t);
 		if (k < 0 || (w->used & (1u << k)))
 			return unknown_word(w, t);
+		if (!clause_open(c, w->used, (size_t)k))
+			return gram_error(w, "\"%s\" and \"%s\" cannot both be "
+			                  "given", c->opts[k].excl, t->text);
 		w->used |= 1u << k;
 		i++;
 		v = w->p ? &w->p->opt[k] : &scratch;
@@ -1454,13 +1567,38 @@ static int run_delete_nic(struct ctx *c)
 
 /* ---- handlers: policy -------------------------------------------------- */
 
+/* Addresses or CIDRs of @in, canonical, appended to @out. */
+static int cidr_list(struct ctx *c, const struct strv *in, struct strv *out)
+{
+	char canon[64], err[BH_ERR_MAX];
+	int family;
+
+	for (size_t i = 0; i < in->n; i++) {
+		if (util_addr_parse(in->v[i], 1, canon, sizeof canon, &family,
+		                    err, sizeof err) < 0)
+			return bh_error(c->bh, "%s", err);
+		strv_push(out, canon);
+	}
+	return 0;
+}
+
+/* "set group: nothing to change (usage: set group NAME ...)" */
+static int nothing_to_change(struct ctx *c)
+{
+	struct strbuf u = STRBUF_INIT;
+
+	usage(c->p->cmd, &u);
+	bh_error(c->bh, "%s: nothing to change (usage: %s)", c->p->cmd->head,
+	         sb_str(&u));
+	sb_free(&u);
+	return -1;
+}
+
 static int run_add_group(struct ctx *c)
 {
 	struct group g;
 	const char *name = S(c, "NAME");
-	const struct strv *addrs = L(c, "address");
-	char canon[64], err[BH_ERR_MAX];
-	int family, rc;
+	int rc;
 
 	memset(&g, 0, sizeof g);
 	if (name_check(c, "group", name) < 0)
@@ -1468,16 +1606,9 @@ static int run_add_group(struct ctx *c)
 	snprintf(g.name, sizeof g.name, "%s", name);
 	g.match = (char *)S(c, "match");
 	strv_copy(&g.members, L(c, "member"));
-	for (size_t i = 0; i < addrs->n; i++) {
-		if (util_addr_parse(addrs->v[i], 1, canon, sizeof canon, &family,
-		                    err, sizeof err) < 0) {
-			strv_free(&g.members);
-			strv_free(&g.addresses);
-			return bh_error(c->bh, "%s", err);
-		}
-		strv_push(&g.addresses, canon);
-	}
-	rc = policy_group_add(c->bh, &g);
+	rc = cidr_list(c, L(c, "address"), &g.addresses);
+	if (rc == 0)
+		rc = policy_group_add(c->bh, &g);
 	strv_free(&g.members);
 	strv_free(&g.addresses);
 	if (rc < 0)
@@ -1486,22 +1617,58 @@ static int run_add_group(struct ctx *c)
 	return 0;
 }
 
-static int run_add_service(struct ctx *c)
+static int run_set_group(struct ctx *c)
 {
-	struct service s;
+	struct group g;
 	const char *name = S(c, "NAME");
+	const struct value *m = val(c, "match"), *mem = val(c, "member"),
+	                   *addr = val(c, "address");
+	unsigned what = 0;
+	int rc = 0;
+
+	memset(&g, 0, sizeof g);
+	if (name_check(c, "group", name) < 0)
+		return -1;
+	snprintf(g.name, sizeof g.name, "%s", name);
+	if (m->set) {
+		what |= GROUP_SET_MATCH;
+		g.match = m->none ? NULL : (char *)m->text;
+	}
+	if (mem->set) {
+		what |= GROUP_SET_MEMBERS;
+		if (!mem->none)
+			strv_copy(&g.members, &mem->list);
+	}
+	if (addr->set) {
+		what |= GROUP_SET_ADDRESSES;
+		if (!addr->none)
+			rc = cidr_list(c, &addr->list, &g.addresses);
+	}
+	if (rc == 0 && !what)
+		rc = nothing_to_change(c);
+	if (rc == 0)
+		rc = policy_group_set(c->bh, &g, what);
+	strv_free(&g.members);
+	strv_free(&g.addresses);
+	if (rc < 0)
+		return -1;
+	msg(c, "group \"%s\" changed (candidate)", name);
+	return 0;
+}
+
+/*
+ * The entries of the PROTO [PORTS] [PROTO [PORTS]]... words into @s
+ * (s->e allocated: the caller frees it, also on failure).
+ */
+static int service_def(struct ctx *c, const char *name, struct service *s)
+{
 	const struct value *def = val(c, "PROTO [PORTS] [PROTO [PORTS]]...");
 	const struct token *t = def->tok;
 	char err[BH_ERR_MAX];
-	int rc = -1;
 
-	memset(&s, 0, sizeof s);
-	if (name_check(c, "service", name) < 0)
-		return -1;
-	snprintf(s.name, sizeof s.name, "%s", name);
-	s.e = xcalloc(def->ntok, sizeof *s.e);
+	s->e = xcalloc(def->ntok + 1, sizeof *s->e);
 	for (size_t i = 0; i < def->ntok;) {
-		struct service_entry *e = &s.e[s.ne++];
+		struct service_entry *e = &s->e[s->ne++];
 		struct strbuf ports = STRBUF_INIT;
 
 		if (t[i].quoted || !choice_has(PROTOS, t[i].text)) {
@@ -1515,7 +1682,7 @@ static int run_add_service(struct ctx *c)
 			bh_error(c->bh, "%s", sb_str(&sb));
 			sb_free(&sb);
 			strv_free(&cands);
-			goto out;
+			return -1;
 		}
 		snprintf(e->proto, sizeof e->proto, "%s", t[i].text);
 		i++;
@@ -1533,34 +1700,59 @@ static int run_add_service(struct ctx *c)
 			                     sizeof e->ports, err, sizeof err) < 0) {
 				bh_error(c->bh, "service \"%s\": %s", name, err);
 				sb_free(&ports);
-				goto out;
+				return -1;
 			}
 		} else if (ports.len >= sizeof e->ports ||
 		           strchr(sb_str(&ports), ',')) {
 			bh_error(c->bh, "service \"%s\": \"%s\" is not one ICMP type",
 			         name, sb_str(&ports));
 			sb_free(&ports);
-			goto out;
+			return -1;
 		} else {
 			snprintf(e->ports, sizeof e->ports, "%s", sb_str(&ports));
 		}
 		sb_free(&ports);
 	}
-	if (policy_service_add(c->bh, &s) < 0)
-		goto out;
-	msg(c, "service \"%s\" added (candidate)", name);
-	rc = 0;
-out:
+	return 0;
+}
+
+/* add service and set service: one definition, new or replacing. */
+static int service_run(struct ctx *c, int replace)
+{
+	struct service s;
+	const char *name = S(c, "NAME");
+	int rc;
+
+	memset(&s, 0, sizeof s);
+	if (name_check(c, "service", name) < 0)
+		return -1;
+	snprintf(s.name, sizeof s.name, "%s", name);
+	rc = service_def(c, name, &s);
+	if (rc == 0)
+		rc = replace ? policy_service_set(c->bh, &s)
+		             : policy_service_add(c->bh, &s);
 	free(s.e);
-	return rc;
+	if (rc < 0)
+		return -1;
+	msg(c, "service \"%s\" %s (candidate)", name,
+	    replace ? "changed" : "added");
+	return 0;
+}
+
+static int run_add_service(struct ctx *c)
+{
+	return service_run(c, 0);
+}
+
+static int run_set_service(struct ctx *c)
+{
+	return service_run(c, 1);
 }
 
 static int run_add_rule(struct ctx *c)
 {
-	struct rule r;
+	struct rule r, added;
 	int64_t id = 0;
-	struct config cfg;
-	const struct rule *added;
 	int position;
 	struct json j;
 
@@ -1578,14 +1770,12 @@ static int run_add_rule(struct ctx *c)
 	r.id = N(c, "id");
 	if (policy_rule_add(c->bh, &r, &id) < 0)
 		return -1;
+	/* The place it took: that one rule read back, not the whole
+	 * candidate (a batch may add thousands). */
 	position = r.position;
-	memset(&cfg, 0, sizeof cfg);
-	if (policy_config_load(c->bh, CONFIG_CANDIDATE, &cfg) == 0) {
-		added = policy_config_rule(&cfg, id);
-		if (added)
-			position = added->position;
-		policy_config_free(&cfg);
-	}
+	if (policy_rule_get(c->bh, id, &added) == 0)
+		position = added.position;
+	policy_rule_free(&added);
 	msg(c, "rule %" PRId64 " added to %s at position %d", id,
 	    policy_section_name(r.section), position);
 	if (c->o->json) {
@@ -1638,15 +1828,78 @@ static int run_set_default(struct ctx *c)
 	return 0;
 }
 
+/* A list clause of set rule into @dst (borrowed): @bit when it was given
+ * ("any": an empty list), else 0. */
+static unsigned rule_list(struct ctx *c, const char *kw, unsigned bit,
+                          struct strv *dst)
+{
+	const struct value *v = val(c, kw);
+
+	if (!v->set)
+		return 0;
+	*dst = v->list;
+	return bit;
+}
+
 static int run_set_rule(struct ctx *c)
 {
+	struct rule r, moved;
 	int64_t id = N(c, "ID");
-	const char *state = S(c, "enabled|disabled");
+	const struct value *com = val(c, "comment");
+	unsigned what = 0;
 
-	if (policy_rule_set_enabled(c->bh, id, strcmp(state, "enabled") == 0)
-	    < 0)
+	memset(&r, 0, sizeof r);
+	r.id = id;
+	if (F(c, "action")) {
+		what |= RULE_SET_ACTION;
+		r.action = policy_action_parse(S(c, "action"));
+	}
+	what |= rule_list(c, "from", RULE_SET_SRC, &r.src);
+	what |= rule_list(c, "to", RULE_SET_DST, &r.dst);
+	what |= rule_list(c, "service", RULE_SET_SERVICES, &r.services);
+	what |= rule_list(c, "applied-to", RULE_SET_APPLIED, &r.applied);
+	if (F(c, "log") || F(c, "nolog")) {
+		what |= RULE_SET_LOG;
+		r.log = F(c, "log");
+	}
+	if (F(c, "enabled") || F(c, "disabled")) {
+		what |= RULE_SET_ENABLED;
+		r.enabled = F(c, "enabled");
+	}
+	if (com->set) {
+		what |= RULE_SET_COMMENT;
+		r.comment = com->none ? NULL : (char *)com->text;
+	}
+	if (F(c, "position")) {
+		what |= RULE_SET_POSITION;
+		r.position = (int)(N(c, "position") > INT_MAX ? INT_MAX :
+		                   N(c, "position"));
+	}
+	if (F(c, "section")) {
+		what |= RULE_SET_SECTION;
+		r.section = policy_section_parse(S(c, "section"));
+	}
+	if (!what)
+		return nothing_to_change(c);
+	if (what == RULE_SET_ENABLED) {
+		/* the short form of the first release, and a cheap edit */
+		if (policy_rule_set_enabled(c->bh, id, r.enabled) < 0)
+			return -1;
+		msg(c, "rule %" PRId64 " %s (candidate)", id,
+		    r.enabled ? "enabled" : "disabled");
+		return 0;
+	}
+	if (policy_rule_set(c->bh, &r, what) < 0)
 		return -1;
-	msg(c, "rule %" PRId64 " %s (candidate)", id, state);
+	memset(&moved, 0, sizeof moved);
+	if ((what & (RULE_SET_POSITION | RULE_SET_SECTION)) &&
+	    policy_rule_get(c->bh, id, &moved) == 0)
+		msg(c, "rule %" PRId64 " changed, now in %s at position %d "
+		    "(candidate)", id, policy_section_name(moved.section),
+		    moved.position);
+	else
+		msg(c, "rule %" PRId64 " changed (candidate)", id);
+	policy_rule_free(&moved);
 	return 0;
 }
 
@@ -2061,7 +2314,7 @@ static void next_clauses(const struct walk *w, struct items *it)
 	size_t no = nparams(c->opts, MAXOPTS);
 
 	for (size_t k = 0; k < no; k++)
-		if (!(w->used & (1u << k)))
+		if (clause_open(c, w->used, k))
 			item_add(it, c->opts[k].kw, &c->opts[k], c->opts[k].help);
 	it->cr = 1;
 }
@@ -2173,6 +2426,8 @@ static int next_items(struct bh *bh, const struct token *t, size_t n,
 			break;
 		}
 		w->mstate = M_TERM;     /* `match` just typed */
+		if (w->vp->flags & F_NONE)
+			item_add(it, "none", NULL, "no match expression");
 		/* fall through */
 	case EX_MATCH:
 		if (w->mstate == M_TERM) {
@@ -2289,6 +2544,8 @@ static void add_candidates(struct bh *bh, const struct item *it,
 	}
 	if ((p->flags & F_ANY) && lead == 0 && !(listed && listed->n))
 		strv_push(&cands, "any");
+	if ((p->flags & F_NONE) && lead == 0 && !(listed && listed->n))
+		strv_push(&cands, "none");
 	for (size_t i = 0; listed && i < listed->n; i++)
 		strv_push(&given, listed->v[i]);
 	if (lead) {

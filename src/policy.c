@@ -103,8 +103,10 @@ static void group_free(struct group *g)
 	strv_free(&g->eff_addrs);
 }
 
-static void rule_free(struct rule *r)
+void policy_rule_free(struct rule *r)
 {
+	if (!r)
+		return;
 	strv_free(&r->src);
 	strv_free(&r->dst);
 	strv_free(&r->services);
@@ -122,7 +124,7 @@ void policy_config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->ngroups; i++)
 		group_free(&cfg->groups[i]);
 	for (size_t i = 0; i < cfg->nrules; i++)
-		rule_free(&cfg->rules[i]);
+		policy_rule_free(&cfg->rules[i]);
 	free(cfg->svcs);
 	free(cfg->groups);
 	free(cfg->rules);
@@ -439,42 +441,21 @@ static int cycle_from(const struct config *cfg, const struct strv *refs,
 }
 
 /*
- * Refuse group references that do not exist or that lead back to the
- * group: `group "a": match refers back to itself through group "b"
- * (a -> b -> a)`.  Checks every group of @cfg.
+ * A way from group @gi back to itself, as the message
+ * `group "a": match refers back to itself through group "b" (a -> b -> a)`
+ * in bh->err: returns -1 when there is one, else 0.  @refs: the groups each
+ * group of @cfg refers to (policy_group_refs).
  */
-static int check_group_refs(struct bh *bh, const struct config *cfg)
+static int cycle_error(struct bh *bh, const struct config *cfg,
+                       const struct strv *refs, size_t gi)
 {
-	struct strv *refs = xcalloc(cfg->ngroups + 1, sizeof *refs);
+	const struct group *g = &cfg->groups[gi];
 	unsigned char *seen = xcalloc(cfg->ngroups + 1, 1);
-	struct strv names = STRV_INIT, path = STRV_INIT;
+	struct strv path = STRV_INIT;
+	struct strbuf sb = STRBUF_INIT;
 	int rc = 0;
 
-	group_names(cfg, &names);
-	for (size_t gi = 0; gi < cfg->ngroups && rc == 0; gi++) {
-		const struct group *g = &cfg->groups[gi];
-
-		policy_group_refs(g, &refs[gi]);
-		for (size_t i = 0; i < refs[gi].n && rc == 0; i++) {
-			const char *ref = refs[gi].v[i];
-
-			char prefix[BH_NAME_MAX + 32];
-
-			if (policy_config_group(cfg, ref))
-				continue;
-			snprintf(prefix, sizeof prefix, "group \"%s\": match",
-			         g->name);
-			rc = missing_ref(bh, prefix, "group", ref, &names);
-		}
-	}
-	for (size_t gi = 0; gi < cfg->ngroups && rc == 0; gi++) {
-		const struct group *g = &cfg->groups[gi];
-		struct strbuf sb = STRBUF_INIT;
-
-		memset(seen, 0, cfg->ngroups);
-		strv_free(&path);
-		if (!cycle_from(cfg, refs, gi, gi, seen, &path))
-			continue;
+	if (cycle_from(cfg, refs, gi, gi, seen, &path)) {
 		sb_add(&sb, g->name);
 		for (size_t i = 0; i < path.n; i++)
 			sb_addf(&sb, " -> %s", path.v[i]);
@@ -485,14 +466,60 @@ static int check_group_refs(struct bh *bh, const struct config *cfg)
 			rc = bh_error(bh, "group \"%s\": match refers back to "
 			              "itself through group \"%s\" (%s)",
 			              g->name, path.v[0], sb_str(&sb));
-		sb_free(&sb);
 	}
+	sb_free(&sb);
+	strv_free(&path);
+	free(seen);
+	return rc;
+}
+
+/* The groups each group of @cfg refers to: an array of cfg->ngroups
+ * vectors, freed with refs_free(). */
+static struct strv *refs_load(const struct config *cfg)
+{
+	struct strv *refs = xcalloc(cfg->ngroups + 1, sizeof *refs);
+
+	for (size_t gi = 0; gi < cfg->ngroups; gi++)
+		policy_group_refs(&cfg->groups[gi], &refs[gi]);
+	return refs;
+}
+
+static void refs_free(const struct config *cfg, struct strv *refs)
+{
 	for (size_t gi = 0; gi < cfg->ngroups; gi++)
 		strv_free(&refs[gi]);
 	free(refs);
-	free(seen);
+}
+
+/*
+ * Refuse group references that do not exist or that lead back to the
+ * group.  Checks every group of @cfg.
+ */
+static int check_group_refs(struct bh *bh, const struct config *cfg)
+{
+	struct strv *refs = refs_load(cfg);
+	struct strv names = STRV_INIT;
+	int rc = 0;
+
+	group_names(cfg, &names);
+	for (size_t gi = 0; gi < cfg->ngroups && rc == 0; gi++) {
+		const struct group *g = &cfg->groups[gi];
+
+		for (size_t i = 0; i < refs[gi].n && rc == 0; i++) {
+			const char *ref = refs[gi].v[i];
+			char prefix[BH_NAME_MAX + 32];
+
+			if (policy_config_group(cfg, ref))
+				continue;
+			snprintf(prefix, sizeof prefix, "group \"%s\": match",
+			         g->name);
+			rc = missing_ref(bh, prefix, "group", ref, &names);
+		}
+	}
+	for (size_t gi = 0; gi < cfg->ngroups && rc == 0; gi++)
+		rc = cycle_error(bh, cfg, refs, gi);
+	refs_free(cfg, refs);
 	strv_free(&names);
-	strv_free(&path);
 	return rc;
 }
 
@@ -613,21 +640,26 @@ static void strv_dedupe_keep_order(struct strv *out, const struct strv *in)
 			strv_push(out, in->v[i]);
 }
 
-/* Validate @g against @cfg and @bh's inventory into @ng (canonical). */
+/*
+ * The parts @what (GROUP_SET_*) of @g validated against @cfg and @bh's
+ * inventory into @ng, canonical.  The other parts of @ng are left as they
+ * are: an edit keeps them unchecked, so a kept static member whose
+ * workload is gone (it matches nothing) does not block changing the match.
+ */
 static int group_build(struct bh *bh, const struct config *cfg,
-                       const struct group *g, struct group *ng)
+                       const struct group *g, unsigned what,
+                       struct group *ng)
 {
 	char err[512];
 	struct strv names = STRV_INIT, refs = STRV_INIT;
 	int rc = -1;
 
-	if (util_name_check("group", g->name, bh->err, sizeof bh->err))
-		return -1;
-	if (policy_config_group(cfg, g->name))
-		return bh_error(bh, "group \"%s\" already exists", g->name);
 	snprintf(ng->name, sizeof ng->name, "%s", g->name);
-
-	if (g->match && *g->match) {
+	if (what & GROUP_SET_MATCH) {
+		free(ng->match);
+		ng->match = NULL;
+	}
+	if ((what & GROUP_SET_MATCH) && g->match && *g->match) {
 		struct strbuf sb = STRBUF_INIT;
 		struct match *m = match_parse(g->match, err, sizeof err);
 
@@ -654,34 +686,37 @@ static int group_build(struct bh *bh, const struct config *cfg,
 		}
 	}
 
-	if (g->members.n) {
-		struct inventory inv;
-		struct strv wnames = STRV_INIT;
+	if (what & GROUP_SET_MEMBERS) {
+		strv_free(&ng->members);
+		if (g->members.n) {
+			struct strv wnames = STRV_INIT;
 
-		if (store_inventory_load(bh, &inv))
-			goto done;
-		for (size_t i = 0; i < inv.n; i++)
-			strv_push(&wnames, inv.w[i].name);
-		policy_inventory_free(&inv);
-		for (size_t i = 0; i < g->members.n; i++)
-			if (!strv_contains(&wnames, g->members.v[i])) {
-				policy_not_found(bh, "workload",
-				                 g->members.v[i], &wnames);
-				strv_free(&wnames);
+			if (store_inventory_names(bh, NAME_WORKLOAD, &wnames))
 				goto done;
-			}
-		strv_free(&wnames);
-		strv_dedupe_keep_order(&ng->members, &g->members);
+			for (size_t i = 0; i < g->members.n; i++)
+				if (!strv_contains(&wnames, g->members.v[i])) {
+					policy_not_found(bh, "workload",
+					                 g->members.v[i], &wnames);
+					strv_free(&wnames);
+					goto done;
+				}
+			strv_free(&wnames);
+			strv_dedupe_keep_order(&ng->members, &g->members);
+		}
 	}
 
-	for (size_t i = 0; i < g->addresses.n; i++) {
-		char canon[64];
+	if (what & GROUP_SET_ADDRESSES) {
+		strv_free(&ng->addresses);
+		for (size_t i = 0; i < g->addresses.n; i++) {
+			char canon[64];
 
-		if (util_addr_parse(g->addresses.v[i], 1, canon, sizeof canon,
-		                    NULL, bh->err, sizeof bh->err))
-			goto done;
-		if (!strv_contains(&ng->addresses, canon))
-			strv_push(&ng->addresses, canon);
+			if (util_addr_parse(g->addresses.v[i], 1, canon,
+			                    sizeof canon, NULL, bh->err,
+			                    sizeof bh->err))
+				goto done;
+			if (!strv_contains(&ng->addresses, canon))
+				strv_push(&ng->addresses, canon);
+		}
 	}
 	rc = 0;
 done:
@@ -694,17 +729,79 @@ int policy_group_add(struct bh *bh, const struct group *g)
 {
 	struct edit e;
 	struct group ng;
-	int rc;
+	int rc = 0;
 
 	memset(&ng, 0, sizeof ng);
 	if (edit_begin(bh, &e, STORE_GROUPS))
 		return -1;
-	rc = group_build(bh, &e.cfg, g, &ng);
+	if (util_name_check("group", g->name, bh->err, sizeof bh->err))
+		rc = -1;
+	else if (policy_config_group(&e.cfg, g->name))
+		rc = bh_error(bh, "group \"%s\" already exists", g->name);
+	if (rc == 0)
+		rc = group_build(bh, &e.cfg, g, GROUP_SET_MATCH |
+		                 GROUP_SET_MEMBERS | GROUP_SET_ADDRESSES, &ng);
 	if (rc == 0)
 		rc = edit_target(bh, &e);
 	if (rc == 0)
 		rc = store_group_insert(bh, e.config, &ng);
 	group_free(&ng);
+	return edit_end(bh, &e, rc);
+}
+
+/* `KIND "NAME" does not exist (did you mean ...)` for a group of @cfg. */
+static int no_group(struct bh *bh, const struct config *cfg, const char *name)
+{
+	struct strv names = STRV_INIT;
+
+	group_names(cfg, &names);
+	policy_not_found(bh, "group", name, &names);
+	strv_free(&names);
+	return -1;
+}
+
+int policy_group_set(struct bh *bh, const struct group *g, unsigned what)
+{
+	struct edit e;
+	struct group ng, *old;
+	struct strv *refs;
+	int rc = 0;
+
+	memset(&ng, 0, sizeof ng);
+	if (edit_begin(bh, &e, STORE_GROUPS))
+		return -1;
+	old = policy_config_group(&e.cfg, g->name);
+	if (!old)
+		return edit_end(bh, &e, no_group(bh, &e.cfg, g->name));
+	what &= GROUP_SET_MATCH | GROUP_SET_MEMBERS | GROUP_SET_ADDRESSES;
+	if (!what)
+		return edit_end(bh, &e, bh_error(bh, "group \"%s\": nothing to "
+		                "change: give match, member or address",
+		                g->name));
+	ng.match = xstrdup(old->match);
+	strv_copy(&ng.members, &old->members);
+	strv_copy(&ng.addresses, &old->addresses);
+	if (group_build(bh, &e.cfg, g, what, &ng)) {
+		group_free(&ng);
+		return edit_end(bh, &e, -1);
+	}
+	/* The new group takes the old one's place in the view, so the
+	 * check below sees the config as it would be.  The view was
+	 * acyclic, so a new cycle runs through this group: look from it. */
+	group_free(old);
+	*old = ng;
+	if (what & GROUP_SET_MATCH) {
+		refs = refs_load(&e.cfg);
+		rc = cycle_error(bh, &e.cfg, refs,
+		                 (size_t)(old - e.cfg.groups));
+		refs_free(&e.cfg, refs);
+	}
+	if (rc == 0)
+		rc = edit_target(bh, &e);
+	if (rc == 0)
+		rc = store_group_delete(bh, e.config, g->name);
+	if (rc == 0)
+		rc = store_group_insert(bh, e.config, old);
 	return edit_end(bh, &e, rc);
 }
 
@@ -833,16 +930,14 @@ static int icmp_type_parse(struct bh *bh, const char *svc, int v6,
 	                text, v6 ? ", packet-too-big" : "");
 }
 
-static int service_build(struct bh *bh, const struct config *cfg,
-                         const struct service *s, struct service *ns)
+/* The entries of @s checked into @ns (canonical).  Free ns->e after a
+ * failure too. */
+static int service_build(struct bh *bh, const struct service *s,
+                         struct service *ns)
 {
 	static const char *const protos[] = { "tcp", "udp", "icmp", "icmpv6" };
 	char err[256];
 
-	if (util_name_check("service", s->name, bh->err, sizeof bh->err))
-		return -1;
-	if (policy_config_service(cfg, s->name))
-		return bh_error(bh, "service \"%s\" already exists", s->name);
 	if (s->ne == 0)
 		return bh_error(bh, "service \"%s\": give a protocol and "
 		                "ports, e.g. tcp 443", s->name);
@@ -910,9 +1005,58 @@ int policy_service_add(struct bh *bh, const struct service *s)
 	memset(&ns, 0, sizeof ns);
 	if (edit_begin(bh, &e, STORE_SERVICES))
 		return -1;
-	rc = service_build(bh, &e.cfg, s, &ns);
+	if (util_name_check("service", s->name, bh->err, sizeof bh->err))
+		rc = -1;
+	else if (policy_config_service(&e.cfg, s->name))
+		rc = bh_error(bh, "service \"%s\" already exists", s->name);
+	else
+		rc = service_build(bh, s, &ns);
 	if (rc == 0)
 		rc = edit_target(bh, &e);
+	if (rc == 0)
+		rc = store_service_insert(bh, e.config, &ns);
+	free(ns.e);
+	return edit_end(bh, &e, rc);
+}
+
+/* `service "x" does not exist (did you mean ...)` for @cfg; -1. */
+static int no_service(struct bh *bh, const struct config *cfg,
+                      const char *name)
+{
+	struct strv names = STRV_INIT;
+
+	service_names(cfg, &names);
+	policy_not_found(bh, "service", name, &names);
+	strv_free(&names);
+	return -1;
+}
+
+int policy_service_set(struct bh *bh, const struct service *s)
+{
+	struct edit e;
+	const struct service *old;
+	struct service ns;
+	int rc;
+
+	memset(&ns, 0, sizeof ns);
+	if (edit_begin(bh, &e, STORE_SERVICES))
+		return -1;
+	old = policy_config_service(&e.cfg, s->name);
+	if (!old)
+		return edit_end(bh, &e, no_service(bh, &e.cfg, s->name));
+	/* Built-ins are the same in every config: a changed "https" would
+	 * mean something else on the next host. */
+	if (old->builtin)
+		return edit_end(bh, &e, bh_error(bh, "service \"%s\" is built "
+		                "in and cannot be changed: add a service of your "
+		                "own under another name", s->name));
+	rc = service_build(bh, s, &ns);
+	if (rc == 0)
+		rc = edit_target(bh, &e);
+	/* Rules name services, so the new rows under the same name are
+	 * what those rules now mean. */
+	if (rc == 0)
+		rc = store_service_delete(bh, e.config, s->name);
 	if (rc == 0)
 		rc = store_service_insert(bh, e.config, &ns);
 	free(ns.e);
@@ -996,6 +1140,22 @@ static int ref_list(struct bh *bh, const struct config *cfg,
 	return rc;
 }
 
+/* `position 9 is out of range: section application has 1 rule (use
+ * 1-2)`: @count rules in @section, places 1..@max free for the rule. */
+static int bad_position(struct bh *bh, int position, int section, int count,
+                        int max)
+{
+	char use[32];
+
+	if (max == 1)
+		snprintf(use, sizeof use, "use 1");
+	else
+		snprintf(use, sizeof use, "use 1-%d", max);
+	return bh_error(bh, "position %d is out of range: section %s has %d "
+	                "rule%s (%s)", position, policy_section_name(section),
+	                count, count == 1 ? "" : "s", use);
+}
+
 /* @r checked against the groups and services of @e's view into @nr. */
 static int rule_build(struct bh *bh, const struct edit *e,
                       const struct rule *r, struct rule *nr)
@@ -1029,10 +1189,8 @@ static int rule_build(struct bh *bh, const struct edit *e,
 	if (r->position == 0) {
 		nr->position = count + 1;
 	} else if (r->position < 1 || r->position > count + 1) {
-		return bh_error(bh, "position %d is out of range: section %s "
-		                "has %d rule%s (use 1-%d)", r->position,
-		                policy_section_name(r->section), count,
-		                count == 1 ? "" : "s", count + 1);
+		return bad_position(bh, r->position, r->section, count,
+		                    count + 1);
 	} else {
 		nr->position = r->position;
 	}
@@ -1068,7 +1226,7 @@ int policy_rule_add(struct bh *bh, const struct rule *r, int64_t *id_out)
 		rc = store_rule_insert(bh, e.config, &nr);
 	if (rc == 0 && id_out)
 		*id_out = nr.id;
-	rule_free(&nr);
+	policy_rule_free(&nr);
 	return edit_end(bh, &e, rc);
 }
 
@@ -1106,6 +1264,135 @@ int policy_rule_set_enabled(struct bh *bh, int64_t id, int enabled)
 		rc = edit_target(bh, &e);
 	if (rc == 0)
 		rc = store_rule_set_enabled(bh, e.config, id, enabled);
+	return edit_end(bh, &e, rc);
+}
+
+/* Rule @id of config @config into @out: 1 found, 0 absent, -1 error. */
+static int rule_fetch(struct bh *bh, int64_t config, int64_t id,
+                      struct rule *out)
+{
+	return store_rule_get(bh, config, id, out);
+}
+
+int policy_rule_get(struct bh *bh, int64_t id, struct rule *out)
+{
+	int64_t config, rev;
+	int found;
+
+	memset(out, 0, sizeof *out);
+	if (view_id(bh, &config, &rev))
+		return -1;
+	found = rule_fetch(bh, config, id, out);
+	if (found < 0)
+		return -1;
+	return found ? 0 : no_rule(bh, id);
+}
+
+/* A list of @old, or (when @what has @bit) @in checked as ref_list does. */
+static int list_set(struct bh *bh, const struct config *cfg, unsigned what,
+                    unsigned bit, const char *clause, int services,
+                    const struct strv *in, const struct strv *old,
+                    struct strv *out)
+{
+	if (!(what & bit)) {
+		strv_copy(out, old);
+		return 0;
+	}
+	return ref_list(bh, cfg, clause, services, in, out);
+}
+
+/* @old changed by the parts @what of @r, checked against the groups and
+ * services of @e's view, into @nr. */
+static int rule_set_build(struct bh *bh, const struct edit *e,
+                          const struct rule *old, const struct rule *r,
+                          unsigned what, struct rule *nr)
+{
+	const struct config *cfg = &e->cfg;
+	int count, max;
+
+	nr->id = old->id;
+	nr->section = (what & RULE_SET_SECTION) ? r->section : old->section;
+	nr->action = (what & RULE_SET_ACTION) ? r->action : old->action;
+	if (nr->section < 0 || nr->section >= SECTION_COUNT)
+		return bh_error(bh, "rule %lld: unknown section %d: use "
+		                "emergency, infrastructure, environment or "
+		                "application", (long long)old->id, nr->section);
+	if (nr->action < 0 || (size_t)nr->action >= NACTIONS)
+		return bh_error(bh, "rule %lld: unknown action %d: use allow, "
+		                "drop or reject", (long long)old->id, nr->action);
+	nr->log = (what & RULE_SET_LOG) ? !!r->log : old->log;
+	nr->enabled = (what & RULE_SET_ENABLED) ? !!r->enabled : old->enabled;
+	if (list_set(bh, cfg, what, RULE_SET_SRC, "from", 0, &r->src,
+	             &old->src, &nr->src) ||
+	    list_set(bh, cfg, what, RULE_SET_DST, "to", 0, &r->dst,
+	             &old->dst, &nr->dst) ||
+	    list_set(bh, cfg, what, RULE_SET_SERVICES, "service", 1,
+	             &r->services, &old->services, &nr->services) ||
+	    list_set(bh, cfg, what, RULE_SET_APPLIED, "applied-to", 0,
+	             &r->applied, &old->applied, &nr->applied))
+		return -1;
+	if (!(what & RULE_SET_COMMENT)) {
+		nr->comment = xstrdup(old->comment);
+	} else if (r->comment && *r->comment) {
+		if (policy_text_check(bh, "rule comment", r->comment))
+			return -1;
+		nr->comment = xstrdup(r->comment);
+	}
+	/* Places the rule can take: in its own section it only moves, so
+	 * the count stays; into another one it is one more there. */
+	if ((count = store_rule_count(bh, e->view, nr->section)) < 0)
+		return -1;
+	max = nr->section == old->section ? count : count + 1;
+	if (!(what & RULE_SET_POSITION)) {
+		nr->position = nr->section == old->section ? old->position : max;
+	} else if (r->position < 1 || r->position > max) {
+		return bad_position(bh, r->position, nr->section, count, max);
+	} else {
+		nr->position = r->position;
+	}
+	return 0;
+}
+
+/*
+ * Write @nr over @old in @config.  In place when it stays where it is;
+ * else out of its place and back in at the new one: the rules between the
+ * two places shift by one, as a delete and an add would move them, and the
+ * id stays.
+ */
+static int rule_replace(struct bh *bh, int64_t config, const struct rule *old,
+                        const struct rule *nr)
+{
+	if (nr->section == old->section && nr->position == old->position)
+		return store_rule_update(bh, config, nr);
+	if (store_rule_delete(bh, config, nr->id))
+		return -1;
+	return store_rule_insert(bh, config, nr);
+}
+
+int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what)
+{
+	struct edit e;
+	struct rule old, nr;
+	int rc;
+
+	memset(&nr, 0, sizeof nr);
+	if (edit_begin(bh, &e, STORE_GROUPS | STORE_SERVICES))
+		return -1;
+	rc = rule_fetch(bh, e.view, r->id, &old);
+	if (rc <= 0)
+		return edit_end(bh, &e, rc < 0 ? -1 : no_rule(bh, r->id));
+	rc = 0;
+	if (!(what & ((unsigned)RULE_SET_SECTION * 2 - 1)))
+		rc = bh_error(bh, "rule %lld: nothing to change",
+		              (long long)r->id);
+	if (rc == 0)
+		rc = rule_set_build(bh, &e, &old, r, what, &nr);
+	if (rc == 0)
+		rc = edit_target(bh, &e);
+	if (rc == 0)
+		rc = rule_replace(bh, e.config, &old, &nr);
+	policy_rule_free(&old);
+	policy_rule_free(&nr);
 	return edit_end(bh, &e, rc);
 }
 
@@ -1188,6 +1475,10 @@ int policy_names(struct bh *bh, enum name_kind kind, struct strv *out)
 		group_names(&cfg, out);
 	} else if (kind == NAME_SERVICE) {
 		service_names(&cfg, out);
+	} else if (kind == NAME_SERVICE_OWN) {
+		for (size_t i = 0; i < cfg.nsvcs; i++)
+			if (!cfg.svcs[i].builtin)
+				strv_push(out, cfg.svcs[i].name);
 	} else {
 		int64_t *ids = xcalloc(cfg.nrules + 1, sizeof *ids);
 

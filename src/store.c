@@ -126,6 +126,17 @@ static const char SQL_RULE_ALL[] =
 static const char SQL_RULE_REF_ALL[] =
 	"SELECT rule, role, name FROM rule_ref WHERE config = ?1 "
 	"ORDER BY rule, role, seq";
+static const char SQL_RULE_GET[] =
+	"SELECT id, section, position, action, log, enabled, comment "
+	"FROM rule WHERE config = ?1 AND id = ?2";
+static const char SQL_RULE_REF_GET[] =
+	"SELECT role, name FROM rule_ref WHERE config = ?1 AND rule = ?2 "
+	"ORDER BY role, seq";
+static const char SQL_RULE_UPDATE[] =
+	"UPDATE rule SET action = ?3, log = ?4, enabled = ?5, comment = ?6 "
+	"WHERE config = ?1 AND id = ?2";
+static const char SQL_RULE_REF_DELETE[] =
+	"DELETE FROM rule_ref WHERE config = ?1 AND rule = ?2";
 static const char SQL_SETTING_ALL[] =
 	"SELECT key, value FROM setting WHERE config = ?1";
 
@@ -1184,6 +1195,57 @@ int store_config_load(struct bh *bh, int64_t config, int parts,
 	return 0;
 }
 
+int store_rule_get(struct bh *bh, int64_t config, int64_t id,
+                   struct rule *out)
+{
+	sqlite3_stmt *st = prep(bh, SQL_RULE_GET);
+	int rc, section, action;
+
+	memset(out, 0, sizeof *out);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, config);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return finish(bh, st, rc) ? -1 : 0;
+	section = policy_section_parse(col_text(st, 1));
+	action = policy_action_parse(col_text(st, 3));
+	if (section < 0 || action < 0) {
+		sqlite3_finalize(st);
+		return bh_error(bh, "store %s: rule %lld has a bad section or "
+		                "action: the store is damaged", bh->db_path,
+		                (long long)id);
+	}
+	out->id = id;
+	out->section = section;
+	out->position = sqlite3_column_int(st, 2);
+	out->action = action;
+	out->log = sqlite3_column_int(st, 4);
+	out->enabled = sqlite3_column_int(st, 5);
+	out->comment = col_dup_or_null(st, 6);
+	sqlite3_finalize(st);
+
+	if (!(st = prep(bh, SQL_RULE_REF_GET)))
+		goto fail;
+	sqlite3_bind_int64(st, 1, config);
+	sqlite3_bind_int64(st, 2, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *role = col_text(st, 0);
+		struct strv *list = strcmp(role, "src") == 0 ? &out->src :
+		                    strcmp(role, "dst") == 0 ? &out->dst :
+		                    strcmp(role, "service") == 0 ?
+		                    &out->services : &out->applied;
+
+		strv_push(list, col_text(st, 1));
+	}
+	if (finish(bh, st, rc) == 0)
+		return 1;
+fail:
+	policy_rule_free(out);
+	return -1;
+}
+
 /* One integer from a query on (config, ?2): -1 on error. */
 static int64_t count_query(struct bh *bh, const char *sql, int64_t config,
                            const char *text, int64_t num)
@@ -1373,6 +1435,34 @@ int store_rule_insert(struct bh *bh, int64_t config, const struct rule *r)
 	sqlite3_bind_int(st, 6, r->log ? 1 : 0);
 	sqlite3_bind_int(st, 7, r->enabled ? 1 : 0);
 	bind_text(st, 8, r->comment);
+	if (run(bh, st))
+		return -1;
+	if (insert_refs(bh, config, r->id, "src", &r->src) ||
+	    insert_refs(bh, config, r->id, "dst", &r->dst) ||
+	    insert_refs(bh, config, r->id, "service", &r->services) ||
+	    insert_refs(bh, config, r->id, "applied", &r->applied))
+		return -1;
+	return 0;
+}
+
+int store_rule_update(struct bh *bh, int64_t config, const struct rule *r)
+{
+	sqlite3_stmt *st = prep(bh, SQL_RULE_UPDATE);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, config);
+	sqlite3_bind_int64(st, 2, r->id);
+	bind_text(st, 3, policy_action_name(r->action));
+	sqlite3_bind_int(st, 4, r->log ? 1 : 0);
+	sqlite3_bind_int(st, 5, r->enabled ? 1 : 0);
+	bind_text(st, 6, r->comment);
+	if (run(bh, st))
+		return -1;
+	if (!(st = prep(bh, SQL_RULE_REF_DELETE)))
+		return -1;
+	sqlite3_bind_int64(st, 1, config);
+	sqlite3_bind_int64(st, 2, r->id);
 	if (run(bh, st))
 		return -1;
 	if (insert_refs(bh, config, r->id, "src", &r->src) ||
