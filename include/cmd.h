@@ -26,6 +26,13 @@ int cmd_exec(struct bh *bh, const struct cmd_opts *o, const char *line,
              struct strbuf *out);
 
 /*
+ * 1 when @line may change something (anything but show and help: what the
+ * audit records), 0 for a read-only line.  Batch mode uses it to take the
+ * store's write lock only when the first changing command comes.
+ */
+int cmd_changes(const char *line);
+
+/*
  * Completion: the words that may follow the text @line (the word being
  * typed is its tail after the last blank).  Candidates are whole words,
  * sorted, deduplicated.

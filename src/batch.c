@@ -149,19 +149,31 @@ static int run_unit(struct bh *bh, const struct cmd_opts *o,
 	return rc;
 }
 
+/*
+ * All or nothing: the batch's transaction (policy_batch_begin) starts at
+ * its first changing command, so a batch of shows never takes the store's
+ * write lock and never waits for another writer.
+ */
+static int run_batch_unit(struct bh *bh, const struct cmd_opts *o,
+                          const char *name, const char *unit, int first,
+                          int *begun)
+{
+	if (!*begun && cmd_changes(unit)) {
+		if (policy_batch_begin(bh)) {
+			report(bh, o, name, first);
+			return -1;
+		}
+		*begun = 1;
+	}
+	return run_unit(bh, o, name, unit, first);
+}
+
 static int run_source(struct bh *bh, const struct cmd_opts *o,
                       struct source *src, const char *name)
 {
 	struct strbuf unit = STRBUF_INIT;
 	const char *line;
-	int lineno = 0, first = 0, rc = 0, undone = 0;
-
-	/* All or nothing: a failing command undoes the ones before it. */
-	if (policy_batch_begin(bh)) {
-		report(bh, o, NULL, 0);
-		free(src->buf);
-		return 1;
-	}
+	int lineno = 0, first = 0, rc = 0, undone = 0, begun = 0;
 
 	while (rc == 0 && (line = next_line(src))) {
 		size_t len = strlen(line);
@@ -183,11 +195,11 @@ static int run_source(struct bh *bh, const struct cmd_opts *o,
 		}
 		if (more)
 			continue;
-		rc = run_unit(bh, o, name, sb_str(&unit), first);
+		rc = run_batch_unit(bh, o, name, sb_str(&unit), first, &begun);
 		sb_reset(&unit);
 	}
 	if (rc == 0 && unit.len)
-		rc = run_unit(bh, o, name, sb_str(&unit), first);
+		rc = run_batch_unit(bh, o, name, sb_str(&unit), first, &begun);
 	if (rc == 0 && src->f && ferror(src->f)) {
 		/* a read error must not pass for the end of the commands */
 		bh_error(bh, "cannot read: %s", strerror(errno));
@@ -196,7 +208,7 @@ static int run_source(struct bh *bh, const struct cmd_opts *o,
 	}
 	sb_free(&unit);
 	free(src->buf);
-	if (policy_batch_end(bh, rc == 0, &undone) < 0) {
+	if (begun && policy_batch_end(bh, rc == 0, &undone) < 0) {
 		if (rc == 0) {
 			report(bh, o, name, lineno);  /* the commit itself failed */
 			rc = -1;

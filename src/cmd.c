@@ -2575,6 +2575,31 @@ static void add_candidates(struct bh *bh, const struct item *it,
  * sorted and unique; object names come from policy_names().  A line that
  * cannot be parsed simply has no completions.  Always returns 0.
  */
+int cmd_changes(const char *line)
+{
+	struct tokv tv = TOKV_INIT;
+	char err[BH_ERR_MAX];
+	int changes = 0;
+
+	/* A line that does not tokenize changes nothing; a line of several
+	 * commands changes something when any of them does. */
+	if (tokenize(line, &tv, err, sizeof err) == 0) {
+		int first = 1;
+		for (size_t i = 0; i < tv.n; i++) {
+			if (!tv.v[i].quoted && strcmp(tv.v[i].text, ";") == 0) {
+				first = 1;
+				continue;
+			}
+			if (first && !is_kw(&tv.v[i], "show") &&
+			    !is_kw(&tv.v[i], "help"))
+				changes = 1;
+			first = 0;
+		}
+	}
+	tokv_free(&tv);
+	return changes;
+}
+
 int cmd_complete(struct bh *bh, const char *line, struct strv *out)
 {
 	const char *prefix = partial_word(line);
