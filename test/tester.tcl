@@ -440,11 +440,27 @@ proc have_program {name} {
   expr {[auto_execok $name] ne ""}
 }
 
+# As root, the real binary runs inside a network namespace of the run's
+# own (bhx-tPID), so what a commit loads into nftables never reaches the
+# machine's own namespace.  Made on first use; tester_run deletes it.
+proc run_netns {} {
+  if {![info exists ::T(netns)]} {
+    set ::T(netns) ""
+    if {[exec id -u] == 0 && [have_program ip]} {
+      set ns bhx-t[pid]
+      if {![catch {exec ip netns add $ns}]} { set ::T(netns) $ns }
+    }
+  }
+  return $::T(netns)
+}
+
 proc shell_run {argv args} {
   set out [file join $::T(tmp) stdout.[pid]]
   set err [file join $::T(tmp) stderr.[pid]]
   set cmd [list exec]
   if {[have_program timeout]} { lappend cmd timeout -k 5 60 }
+  set ns [run_netns]
+  if {$ns ne ""} { lappend cmd ip netns exec $ns }
   lappend cmd {*}$::T(prefix) [bulkhead_bin] {*}$argv > $out 2> $err
   if {[llength $args]} {
     lappend cmd << [lindex $args 0]
@@ -772,6 +788,9 @@ proc tester_run {files} {
     flush stdout
   }
   catch {file delete -force [file join $::T(tmp) default-store]}
+  if {[info exists ::T(netns)] && $::T(netns) ne ""} {
+    catch {exec ip netns del $::T(netns)}
+  }
   # The run's directory goes when the files left nothing in it (they
   # clean their own), and test/tmp when no other run is using it.
   catch {file delete $::T(tmp)}
