@@ -51,10 +51,16 @@ struct bh {
 	char user[64];     /* Unix user acting: audit author, candidate owner */
 	char client[64];   /* SSH client address, "" when local */
 	bh_apply_fn *apply;          /* NULL: store only */
+	bh_apply_fn *check;          /* like apply, but only asks the kernel
+	                                whether it would take the config
+	                                (`commit check`); NULL: no kernel */
 	bh_inventory_fn *inventory_changed;
 	void *enforcer;              /* the enforcer's handle, owned by it */
 	void *batch;                 /* policy_batch_begin()'s state; NULL
 	                                outside an all-or-nothing batch */
+	int64_t expired_rev;         /* bh_open undid an unconfirmed commit
+	                                with this revision; the kernel has
+	                                still to follow (engine_open) */
 };
 
 /*

@@ -278,6 +278,30 @@ int policy_candidate_state(struct bh *bh, struct candidate_state *st);
 int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
                   int64_t *rev_out);
 int policy_confirm(struct bh *bh);
+/*
+ * `commit check`: everything a commit would check, the candidate (or the
+ * running config when there is none) whole and, through bh->check, the
+ * kernel's own verdict on the ruleset, without changing the store or the
+ * kernel.  *kernel_checked tells whether the kernel was asked.
+ */
+int policy_commit_check(struct bh *bh, int *kernel_checked);
+/*
+ * For the daemon's deadline timer.  policy_confirm_pending: *deadline_ms
+ * gets the deadline of the `commit confirmed` still waiting for `confirm`
+ * (ms since the epoch), 0 when none; a read only.  policy_confirm_expire:
+ * when that deadline has passed, roll back as bh_open() and
+ * policy_commit() do (a new revision restoring the config from before,
+ * put into the kernel through bh->apply, audited); returns 1 with the
+ * revision recorded in *rev_out, 0 when nothing was due, -1 on failure
+ * (the store as it was).
+ */
+int policy_confirm_pending(struct bh *bh, int64_t *deadline_ms);
+int policy_confirm_expire(struct bh *bh, int64_t *rev_out);
+/* Hand the running config, over the inventory as it is, to bh->apply: a
+ * re-apply (an engine that just attached its enforcer, a restarted
+ * daemon).  Nothing to do without bh->apply.  -1 with bh->err when the
+ * kernel refuses; the kernel then stays as it was. */
+int policy_apply_running(struct bh *bh);
 int policy_discard(struct bh *bh);
 /* Replace the candidate with a copy of revision @rev (commit to apply). */
 int policy_rollback(struct bh *bh, int64_t rev);

@@ -39,4 +39,18 @@ int show_history(struct bh *bh, const struct cmd_opts *o,
 int show_audit(struct bh *bh, const struct cmd_opts *o,
                const struct audit_filter *f, struct strbuf *out);
 
+/* ---- enforcement ------------------------------------------------------ */
+/* The compiled nft ruleset of the running config (or the candidate) over
+ * the inventory as it is; needs no kernel. */
+int show_ruleset(struct bh *bh, const struct cmd_opts *o, int candidate,
+                 struct strbuf *out);
+/* Rule, default, spoof and per-NIC counters from the kernel; needs the
+ * enforcer (root). */
+int show_counters(struct bh *bh, const struct cmd_opts *o,
+                  struct strbuf *out);
+/* The live flows the kernel remembers, by NIC; needs the enforcer. */
+int show_flows(struct bh *bh, const struct cmd_opts *o, struct strbuf *out);
+/* Running revision, enforcer, and drift between kernel and config. */
+int show_status(struct bh *bh, const struct cmd_opts *o, struct strbuf *out);
+
 #endif

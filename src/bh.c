@@ -108,7 +108,10 @@ static int expire_confirms(struct bh *bh)
 		store_tx_rollback(bh, &tx);
 		return -1;
 	}
-	return store_tx_commit(bh, &tx);
+	if (store_tx_commit(bh, &tx))
+		return -1;
+	bh->expired_rev = rev;
+	return 0;
 }
 
 struct bh *bh_open(const char *path, char *err, size_t errlen)

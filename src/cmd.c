@@ -164,7 +164,10 @@ static int run_show_config(struct ctx *c);
 static int run_show_diff(struct ctx *c);
 static int run_show_history(struct ctx *c);
 static int run_show_audit(struct ctx *c);
-static int run_show_enforcer(struct ctx *c);
+static int run_show_flows(struct ctx *c);
+static int run_show_counters(struct ctx *c);
+static int run_show_ruleset(struct ctx *c);
+static int run_show_status(struct ctx *c);
 static int run_commit(struct ctx *c);
 static int run_confirm(struct ctx *c);
 static int run_discard(struct ctx *c);
@@ -494,6 +497,8 @@ static const struct command commands[] = {
 		  .noun = "minutes", .help = "roll back unless confirmed in time" },
 		{ .kw = "comment", .meta = "TEXT", .kind = K_WORD,
 		  .help = "why: kept in the history" },
+		{ .kw = "check", .help = "only check, with the kernel's verdict: "
+		  "change nothing" },
 	  } },
 	{ .head = "confirm", G_CONFIG, 1, run_confirm,
 	  "keep a 'commit confirmed'",
@@ -586,18 +591,34 @@ static const struct command commands[] = {
 		{ .kw = "last", .meta = "N", .kind = K_NUMBER, .noun = "count",
 		  .help = "the newest N records" },
 	  } },
-	{ .head = "show counters", G_SHOW, 0, run_show_enforcer,
+	{ .head = "show counters", G_SHOW, 0, run_show_counters,
 	  "rule hit counters",
-	  "Shows how many packets and bytes each rule has matched.",
+	  "Shows how many packets and bytes each rule has matched since it "
+	  "was first loaded, then the default action's, the spoof guard's and "
+	  "each NIC's drops.  Read from the kernel: needs root.",
 	  "show counters" },
-	{ .head = "show flows", G_SHOW, 0, run_show_enforcer,
+	{ .head = "show flows", G_SHOW, 0, run_show_flows,
 	  "live allowed flows",
-	  "Shows the flows currently allowed, with their timeouts.",
+	  "Shows the flows the kernel remembers as allowed, per NIC, with the "
+	  "time left before they expire.  A flow between two managed NICs is "
+	  "listed once for each.  Read from the kernel: needs root.",
 	  "show flows" },
-	{ .head = "show ruleset", G_SHOW, 0, run_show_enforcer,
+	{ .head = "show ruleset", G_SHOW, 0, run_show_ruleset,
 	  "the nftables ruleset",
-	  "Shows the nftables ruleset that enforces the running config.",
-	  "show ruleset" },
+	  "Shows the nftables ruleset that enforces the running config over "
+	  "the inventory as it is (or that your candidate would give): the "
+	  "compiler's output, as 'nft -f' would load it.",
+	  "show ruleset",
+	  .opts = {
+		{ .kw = "candidate", .help = "your candidate instead" },
+	  } },
+	{ .head = "show status", G_SHOW, 0, run_show_status,
+	  "enforcement status and drift",
+	  "Shows the running revision, whether the enforcer is attached, and "
+	  "whether the kernel's table matches the running config.  Drift "
+	  "(someone edited or deleted the table) is listed; 'commit' repairs "
+	  "it.",
+	  "show status" },
 
 	/* -- other -- */
 	{ .head = "help", G_OTHER, 0, run_help,
@@ -1932,6 +1953,19 @@ static int run_commit(struct ctx *c)
 		return bh_error(c->bh, "commit: confirmed %" PRId64 " minutes is "
 		                "too long (at most %d, a week)", minutes,
 		                7 * 24 * 60);
+	if (F(c, "check")) {
+		int kernel = 0;
+		if (minutes || S(c, "comment"))
+			return bh_error(c->bh, "commit check: changes nothing, so "
+			                "'confirmed' and 'comment' do not go with it");
+		if (policy_commit_check(c->bh, &kernel) < 0)
+			return -1;
+		msg(c, "check passed: %s", kernel ?
+		    "the kernel would take this config; nothing was changed" :
+		    "the config is consistent (the kernel was not asked: "
+		    "not root); nothing was changed");
+		return 0;
+	}
 	memset(&before, 0, sizeof before);
 	if (policy_candidate_state(c->bh, &before) < 0)
 		return -1;
@@ -2037,6 +2071,21 @@ static int run_show_rules(struct ctx *c)
 	return show_rules(c->bh, c->o, c->out);
 }
 
+static int run_show_ruleset(struct ctx *c)
+{
+	return show_ruleset(c->bh, c->o, F(c, "candidate"), c->out);
+}
+
+static int run_show_counters(struct ctx *c)
+{
+	return show_counters(c->bh, c->o, c->out);
+}
+
+static int run_show_status(struct ctx *c)
+{
+	return show_status(c->bh, c->o, c->out);
+}
+
 static int run_show_config(struct ctx *c)
 {
 	return show_config(c->bh, c->o, F(c, "candidate"), c->out);
@@ -2096,10 +2145,9 @@ static int run_show_audit(struct ctx *c)
 	return show_audit(c->bh, c->o, &f, c->out);
 }
 
-static int run_show_enforcer(struct ctx *c)
+static int run_show_flows(struct ctx *c)
 {
-	return bh_error(c->bh, "%s: no enforcer in this build",
-	                c->p->cmd->head);
+	return show_flows(c->bh, c->o, c->out);
 }
 
 static int run_help(struct ctx *c)

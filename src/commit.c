@@ -84,10 +84,19 @@ static int apply_running(struct bh *bh)
  */
 static int expire_confirms(struct bh *bh)
 {
+	int64_t rev;
+
+	return policy_confirm_expire(bh, &rev) < 0 ? -1 : 0;
+}
+
+/* See policy.h: the step above, for the daemon's deadline timer. */
+int policy_confirm_expire(struct bh *bh, int64_t *rev_out)
+{
 	struct store_tx tx;
-	int64_t rev, now = util_now_ms();
+	int64_t rev = 0, now = util_now_ms();
 	int due = store_confirm_due(bh, now);
 
+	*rev_out = 0;
 	/* The common case, nothing pending, takes no write lock. */
 	if (due <= 0)
 		return due;
@@ -98,7 +107,31 @@ static int expire_confirms(struct bh *bh)
 		store_tx_rollback(bh, &tx);
 		return -1;
 	}
-	return store_tx_commit(bh, &tx);
+	if (store_tx_commit(bh, &tx))
+		return -1;
+	*rev_out = rev;
+	return rev ? 1 : 0;
+}
+
+/* See policy.h.  Only the running revision can be pending (a later commit
+ * confirms it), so one row is read. */
+int policy_confirm_pending(struct bh *bh, int64_t *deadline_ms)
+{
+	struct revision r;
+	int64_t run_rev;
+	int found;
+
+	*deadline_ms = 0;
+	if (store_running(bh, &run_rev, NULL))
+		return -1;
+	found = store_revision_get(bh, run_rev, &r, NULL);
+	if (found < 0)
+		return -1;
+	if (found) {
+		*deadline_ms = r.confirm_deadline;
+		free(r.comment);
+	}
+	return 0;
 }
 
 /* "09:13", or "2026-11-26 09:13" when not today. */
@@ -490,5 +523,44 @@ int policy_batch_end(struct bh *bh, int ok, int *changed)
 		*changed = any;
 	if (rc)
 		snprintf(bh->err, sizeof bh->err, "%s", reason);
+	return rc;
+}
+
+int policy_apply_running(struct bh *bh)
+{
+	return apply_running(bh);
+}
+
+int policy_commit_check(struct bh *bh, int *kernel_checked)
+{
+	struct candidate_state st;
+	struct config cfg;
+	struct inventory inv;
+	int rc = -1;
+
+	*kernel_checked = 0;
+	if (policy_candidate_state(bh, &st))
+		return -1;
+	if (st.exists && st.base_rev != st.running_rev)
+		return conflict(bh, st.base_rev, st.running_rev);
+	if (policy_config_load(bh, CONFIG_CANDIDATE, &cfg))
+		return -1;
+	if (policy_config_check(bh, &cfg))
+		goto done;
+	if (!bh->check) {
+		rc = 0;
+		goto done;
+	}
+	if (store_inventory_load(bh, &inv))
+		goto done;
+	policy_membership(&cfg, &inv);
+	bh->err[0] = '\0';
+	rc = bh->check(bh, &cfg, &inv) ? -1 : 0;
+	if (rc && !bh->err[0])
+		bh_error(bh, "the kernel would refuse the ruleset");
+	*kernel_checked = 1;
+	policy_inventory_free(&inv);
+done:
+	policy_config_free(&cfg);
 	return rc;
 }

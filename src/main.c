@@ -21,6 +21,7 @@
 
 #include "bulkhead.h"
 #include "cmd.h"
+#include "engine.h"
 #include "json.h"
 #include "shell.h"
 #include "util.h"
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	bh = bh_open(db, err, sizeof err);
+	bh = engine_open(db, ENGINE_KERNEL_AUTO, err, sizeof err);
 	if (!bh) {
 		if (o.json) {
 			struct strbuf sb = STRBUF_INIT;
@@ -178,6 +179,6 @@ int main(int argc, char **argv)
 
 	if (f)
 		fclose(f);
-	bh_close(bh);
+	engine_close(bh);
 	return rc;
 }

@@ -17,6 +17,8 @@
 
 #include "json.h"
 #include "policy.h"
+#include "compile.h"
+#include "nft.h"
 #include "show.h"
 
 /* ---- tables --------------------------------------------------------------- */
@@ -761,5 +763,287 @@ int show_audit(struct bh *bh, const struct cmd_opts *o,
 		table_print(&t, out, 4);
 	}
 	policy_audit_free(a, n);
+	return 0;
+}
+
+/* ---- enforcement --------------------------------------------------------- */
+
+/* The config to enforce and the inventory, membership worked out. */
+static int load_enforced(struct bh *bh, int candidate, struct config *cfg,
+                         struct inventory *inv)
+{
+	if (policy_config_load(bh, candidate ? CONFIG_CANDIDATE :
+	                       CONFIG_RUNNING, cfg))
+		return -1;
+	if (policy_inventory_load(bh, inv)) {
+		policy_config_free(cfg);
+		return -1;
+	}
+	policy_membership(cfg, inv);
+	return 0;
+}
+
+int show_ruleset(struct bh *bh, const struct cmd_opts *o, int candidate,
+                 struct strbuf *out)
+{
+	struct config cfg;
+	struct inventory inv;
+	struct ruleset rs;
+	struct strbuf text = STRBUF_INIT;
+	char err[BH_ERR_MAX];
+	struct json j;
+	int rc;
+
+	if (load_enforced(bh, candidate, &cfg, &inv))
+		return -1;
+	memset(&rs, 0, sizeof rs);
+	rc = compile_ruleset(&cfg, &inv, NULL, &rs, err, sizeof err);
+	policy_config_free(&cfg);
+	policy_inventory_free(&inv);
+	if (rc)
+		return bh_error(bh, "show ruleset: %s", err);
+	compile_text(&rs, &text);
+	compile_free(&rs);
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_kstr(&j, "ruleset", sb_str(&text));
+		json_end_doc(&j, out);
+	} else {
+		sb_add(out, sb_str(&text));
+	}
+	sb_free(&text);
+	return 0;
+}
+
+int show_counters(struct bh *bh, const struct cmd_opts *o,
+                  struct strbuf *out)
+{
+	static const char *const head[] = { "COUNTER", "RULE", "SECTION",
+		"ACTION", "PACKETS", "BYTES" };
+	struct nft_counter *c = NULL;
+	struct config cfg;
+	size_t n = 0;
+	struct table t;
+	struct json j;
+
+	if (!bh->enforcer)
+		return bh_error(bh, "show counters: the counters are in the "
+		                "kernel, which only root may read: run as root");
+	if (policy_config_load(bh, CONFIG_RUNNING, &cfg))
+		return -1;
+	if (nft_counters(bh, &c, &n) < 0) {
+		policy_config_free(&cfg);
+		return -1;
+	}
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "counters");
+		json_arr_begin(&j);
+	} else {
+		table_init(&t, head, 6);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = c[i].rule_id ?
+			policy_config_rule(&cfg, c[i].rule_id) : NULL;
+		const char *sec = r ? policy_section_name(r->section) : NULL;
+		const char *act = r ? policy_action_name(r->action) : NULL;
+
+		if (o->json) {
+			json_obj_begin(&j);
+			json_kstr(&j, "name", c[i].name);
+			json_key(&j, "rule");
+			if (c[i].rule_id)
+				json_int(&j, c[i].rule_id);
+			else
+				json_null(&j);
+			json_kstr(&j, "section", sec);
+			json_kstr(&j, "action", act);
+			json_kint(&j, "packets", (int64_t)c[i].packets);
+			json_kint(&j, "bytes", (int64_t)c[i].bytes);
+			json_obj_end(&j);
+			continue;
+		}
+		table_add(&t, c[i].name);
+		if (c[i].rule_id)
+			table_addf(&t, "%lld", (long long)c[i].rule_id);
+		else
+			table_add(&t, NULL);
+		table_add(&t, sec);
+		table_add(&t, act);
+		table_addf(&t, "%llu", (unsigned long long)c[i].packets);
+		table_addf(&t, "%llu", (unsigned long long)c[i].bytes);
+	}
+	if (o->json) {
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+	} else if (n) {
+		table_print(&t, out, 0);
+	} else {
+		strv_free(&t.cells);
+		strv_free(&t.notes);
+		sb_add(out, "no counters: nothing is loaded yet ('commit' "
+		       "loads the running config)\n");
+	}
+	free(c);
+	policy_config_free(&cfg);
+	return 0;
+}
+
+int show_status(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
+{
+	struct candidate_state st;
+	struct config cfg;
+	struct inventory inv;
+	struct strbuf report = STRBUF_INIT;
+	struct strv lines = STRV_INIT;
+	int drift = -1;
+	struct json j;
+
+	if (policy_candidate_state(bh, &st) < 0)
+		return -1;
+	if (bh->enforcer) {
+		if (load_enforced(bh, 0, &cfg, &inv))
+			return -1;
+		drift = nft_drift(bh, &cfg, &inv, &report);
+		policy_config_free(&cfg);
+		policy_inventory_free(&inv);
+		if (drift < 0) {
+			sb_free(&report);
+			return -1;
+		}
+		for (char *line = report.s, *nl; line && *line; line = nl) {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl++ = '\0';
+			if (*line)
+				strv_push(&lines, line);
+			if (!nl)
+				break;
+		}
+	}
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_kint(&j, "running", st.running_rev);
+		json_kint(&j, "uncommitted_changes", st.exists ? st.changes : 0);
+		json_kbool(&j, "enforcer", bh->enforcer != NULL);
+		json_key(&j, "in_sync");
+		if (drift < 0)
+			json_null(&j);
+		else
+			json_bool(&j, drift == 0);
+		json_key(&j, "drift");
+		json_strv(&j, &lines);
+		json_end_doc(&j, out);
+	} else {
+		sb_addf(out, "running: revision %lld\n",
+		        (long long)st.running_rev);
+		if (st.exists && st.changes)
+			sb_addf(out, "candidate: %d uncommitted change%s\n",
+			        st.changes, st.changes == 1 ? "" : "s");
+		if (drift < 0) {
+			sb_add(out, "enforcer: not attached (not root): the kernel "
+			       "was not read\n");
+		} else if (drift == 0) {
+			sb_add(out, "enforcer: attached; kernel in sync with the "
+			       "running config\n");
+		} else {
+			sb_addf(out, "enforcer: attached; DRIFT: the kernel differs "
+			        "from the running config (%zu difference%s); "
+			        "'commit' repairs it\n", lines.n,
+			        lines.n == 1 ? "" : "s");
+			for (size_t i = 0; i < lines.n; i++)
+				sb_addf(out, "  %s\n", lines.v[i]);
+		}
+	}
+	strv_free(&lines);
+	sb_free(&report);
+	return 0;
+}
+
+int show_flows(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
+{
+	static const char *const head[] = { "WORKLOAD", "NIC", "PROTO", "LOCAL",
+		"REMOTE", "EXPIRES" };
+	struct nft_flow *f = NULL;
+	struct inventory inv;
+	size_t n = 0;
+	struct table t;
+	struct json j;
+
+	if (!bh->enforcer)
+		return bh_error(bh, "show flows: the flows are in the kernel, "
+		                "which only root may read: run as root");
+	if (policy_inventory_load(bh, &inv))
+		return -1;
+	if (nft_flows(bh, &f, &n) < 0) {
+		policy_inventory_free(&inv);
+		return -1;
+	}
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "flows");
+		json_arr_begin(&j);
+	} else {
+		table_init(&t, head, 6);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *wl = NULL;
+		char local[72], remote[112];
+		int icmp = strncmp(f[i].proto, "icmp", 4) == 0;
+
+		/* O(workloads x NICs) a flow: fine for a listing. */
+		for (size_t w = 0; w < inv.n && !wl; w++)
+			for (size_t k = 0; k < inv.w[w].nnics; k++)
+				if (!strcmp(inv.w[w].nics[k].ifname, f[i].nic))
+					wl = inv.w[w].name;
+		if (icmp) {
+			snprintf(local, sizeof local, "%s", f[i].local);
+			snprintf(remote, sizeof remote, "%s (echo id %d, %s)",
+			         f[i].remote, f[i].lport,
+			         f[i].outbound ? "out" : "in");
+		} else {
+			snprintf(local, sizeof local, strchr(f[i].local, ':') ?
+			         "[%s]:%d" : "%s:%d", f[i].local, f[i].lport);
+			snprintf(remote, sizeof remote, strchr(f[i].remote, ':') ?
+			         "[%s]:%d" : "%s:%d", f[i].remote, f[i].rport);
+		}
+		if (o->json) {
+			json_obj_begin(&j);
+			json_kstr(&j, "workload", wl);
+			json_kstr(&j, "nic", f[i].nic);
+			json_kstr(&j, "proto", f[i].proto);
+			json_kstr(&j, "local", f[i].local);
+			json_kstr(&j, "remote", f[i].remote);
+			json_kint(&j, "local_port", f[i].lport);
+			json_kint(&j, "remote_port", f[i].rport);
+			if (icmp)
+				json_kbool(&j, "outbound", f[i].outbound);
+			json_kint(&j, "expires_ms", f[i].expires_ms);
+			json_obj_end(&j);
+			continue;
+		}
+		table_add(&t, wl);
+		table_add(&t, f[i].nic);
+		table_add(&t, f[i].proto);
+		table_add(&t, local);
+		table_add(&t, remote);
+		table_addf(&t, "%llds", (long long)(f[i].expires_ms + 999) / 1000);
+	}
+	if (o->json) {
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+	} else if (n) {
+		table_print(&t, out, 0);
+	} else {
+		strv_free(&t.cells);
+		strv_free(&t.notes);
+		sb_add(out, "no live flows\n");
+	}
+	free(f);
+	policy_inventory_free(&inv);
 	return 0;
 }
