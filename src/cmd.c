@@ -28,6 +28,7 @@
 
 #include "cmd.h"
 #include "json.h"
+#include "lab.h"
 #include "match.h"
 #include "policy.h"
 #include "show.h"
@@ -173,6 +174,9 @@ static int run_confirm(struct ctx *c);
 static int run_discard(struct ctx *c);
 static int run_rollback(struct ctx *c);
 static int run_help(struct ctx *c);
+static int run_lab_up(struct ctx *c);
+static int run_lab_down(struct ctx *c);
+static int run_show_lab(struct ctx *c);
 
 /* ---- the grammar table ------------------------------------------------- */
 
@@ -619,8 +623,51 @@ static const struct command commands[] = {
 	  "(someone edited or deleted the table) is listed; 'commit' repairs "
 	  "it.",
 	  "show status" },
+	{ .head = "show lab", G_SHOW, 0, run_show_lab,
+	  "what exists of a lab",
+	  "Shows the lab made by 'lab up': its bridge and, for each workload, "
+	  "whether its namespace, its veth's host end (up, on the bridge) and "
+	  "its registration exist, with its MAC, addresses and tags.",
+	  "show lab",
+	  .opts = {
+		{ .kw = "prefix", .meta = "NAME", .kind = K_WORD,
+		  .help = "the lab's prefix (default " LAB_PREFIX_DEFAULT ")" },
+	  } },
 
 	/* -- other -- */
+	{ .head = "lab up", G_OTHER, 1, run_lab_up,
+	  "build a lab of namespace workloads",
+	  "Builds a lab for trying bulkhead on a machine with no VMs, in the "
+	  "network namespace bulkhead runs in: a bridge PREFIX0 with no "
+	  "address, and COUNT network namespaces PREFIX-1, PREFIX-2... each "
+	  "holding one end of a veth pair (nic0, MAC 02:bd:00:00:00:0i, "
+	  "10.213.0.(10+i)/24 and fd00:bd::(10+i)/64) whose host end PREFIXi "
+	  "is a port of the bridge.  Each becomes a container workload PREFIXi "
+	  "with its NIC, MAC and addresses, tagged lab and odd or even.  It "
+	  "acts at once and needs root; if a step fails, what was made is "
+	  "removed again.",
+	  "lab up 4 prefix demo",
+	  .args = {
+		{ .meta = "COUNT", .kind = K_NUMBER, .flags = F_OPT,
+		  .noun = "count",
+		  .help = "how many workloads (default 4, at most 244)" },
+	  },
+	  .opts = {
+		{ .kw = "prefix", .meta = "NAME", .kind = K_WORD,
+		  .help = "names of the lab's objects (default "
+		          LAB_PREFIX_DEFAULT ")" },
+	  } },
+	{ .head = "lab down", G_OTHER, 1, run_lab_down,
+	  "remove a lab",
+	  "Removes what 'lab up' made: the lab's workloads, the veth pairs, "
+	  "the namespaces and the bridge.  Anything else is left alone, also a "
+	  "namespace or bridge of the lab that holds interfaces the lab did "
+	  "not make.  Needs root.",
+	  "lab down prefix demo",
+	  .opts = {
+		{ .kw = "prefix", .meta = "NAME", .kind = K_WORD,
+		  .help = "the lab's prefix (default " LAB_PREFIX_DEFAULT ")" },
+	  } },
 	{ .head = "help", G_OTHER, 0, run_help,
 	  "list commands, or describe one",
 	  "Without words, lists every command.  With the words of a command, "
@@ -644,6 +691,7 @@ static const struct {
 	{ "set", "change a group, service or rule, the default action or a "
 	  "timeout" },
 	{ "show", "show objects, the config, its history or the audit log" },
+	{ "lab", "build or remove a lab of namespace workloads" },
 };
 
 static const char *const group_titles[G_COUNT] = {
@@ -2148,6 +2196,122 @@ static int run_show_audit(struct ctx *c)
 static int run_show_flows(struct ctx *c)
 {
 	return show_flows(c->bh, c->o, c->out);
+}
+
+/* ---- handlers: the lab -------------------------------------------------- */
+
+static const char *lab_prefix(struct ctx *c)
+{
+	return S(c, "prefix") ? S(c, "prefix") : LAB_PREFIX_DEFAULT;
+}
+
+static int run_lab_up(struct ctx *c)
+{
+	int64_t n = S(c, "COUNT") ? N(c, "COUNT") : LAB_COUNT_DEFAULT;
+
+	if (n > LAB_COUNT_MAX)
+		n = LAB_COUNT_MAX + 1;     /* lab_up words the range */
+	return lab_up(c->bh, lab_prefix(c), (int)n, &c->msg);
+}
+
+static int run_lab_down(struct ctx *c)
+{
+	return lab_down(c->bh, lab_prefix(c), &c->msg);
+}
+
+static int run_show_lab(struct ctx *c)
+{
+	struct lab_state st;
+	struct json j;
+	char status[128];
+
+	if (lab_state(c->bh, lab_prefix(c), &st) < 0)
+		return -1;
+	if (c->o->json) {
+		json_init(&j, c->out);
+		json_obj_begin(&j);
+		json_key(&j, "lab");
+		json_obj_begin(&j);
+		json_kstr(&j, "prefix", st.prefix);
+		json_key(&j, "bridge");
+		json_obj_begin(&j);
+		json_kstr(&j, "name", st.bridge);
+		json_kbool(&j, "exists", st.bridge_exists);
+		json_kbool(&j, "up", st.bridge_up);
+		json_obj_end(&j);
+		json_key(&j, "workloads");
+		json_arr_begin(&j);
+		for (size_t k = 0; k < st.n; k++) {
+			const struct lab_member *m = &st.m[k];
+
+			lab_member_status(m, status, sizeof status);
+			json_obj_begin(&j);
+			json_kstr(&j, "name", m->workload);
+			json_kbool(&j, "registered", m->registered);
+			json_kstr(&j, "netns", m->netns);
+			json_kbool(&j, "netns_exists", m->netns_exists);
+			json_kstr(&j, "link", m->link);
+			json_kbool(&j, "link_exists", m->link_exists);
+			json_kbool(&j, "link_up", m->link_up);
+			json_kbool(&j, "bridged", m->bridged);
+			json_kstr(&j, "mac", m->mac[0] ? m->mac : NULL);
+			json_key(&j, "addresses");
+			json_strv(&j, &m->addrs);
+			json_key(&j, "tags");
+			json_strv(&j, &m->tags);
+			json_kstr(&j, "status", status);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_obj_end(&j);
+		json_obj_end(&j);
+		sb_addc(c->out, '\n');
+	} else if (!st.bridge_exists && !st.n) {
+		sb_addf(c->out, "no lab \"%s\" (make one with 'lab up')\n",
+		        st.prefix);
+	} else {
+		struct strbuf a = STRBUF_INIT, t = STRBUF_INIT;
+		int wn = 8, wl = 5, wa = 9, wt = 4;
+
+		for (size_t k = 0; k < st.n; k++) {
+			const struct lab_member *m = &st.m[k];
+			sb_reset(&a);
+			strv_join(&a, &m->addrs, ",");
+			sb_reset(&t);
+			strv_join(&t, &m->tags, ",");
+			if ((int)strlen(m->workload) > wn)
+				wn = (int)strlen(m->workload);
+			if ((int)strlen(m->netns) > wl)
+				wl = (int)strlen(m->netns);
+			if ((int)a.len > wa)
+				wa = (int)a.len;
+			if ((int)t.len > wt)
+				wt = (int)t.len;
+		}
+		sb_addf(c->out, "lab \"%s\": bridge %s %s\n", st.prefix,
+		        st.bridge, !st.bridge_exists ? "missing" :
+		        st.bridge_up ? "up" : "down");
+		sb_addf(c->out, "%-*s  %-*s  %-17s  %-*s  %-*s  STATUS\n", wn,
+		        "WORKLOAD", wl, "NETNS", "MAC", wa, "ADDRESSES", wt,
+		        "TAGS");
+		for (size_t k = 0; k < st.n; k++) {
+			const struct lab_member *m = &st.m[k];
+
+			lab_member_status(m, status, sizeof status);
+			sb_reset(&a);
+			strv_join(&a, &m->addrs, ",");
+			sb_reset(&t);
+			strv_join(&t, &m->tags, ",");
+			sb_addf(c->out, "%-*s  %-*s  %-17s  %-*s  %-*s  %s\n", wn,
+			        m->workload, wl, m->netns, m->mac[0] ? m->mac : "-",
+			        wa, a.len ? sb_str(&a) : "-", wt,
+			        t.len ? sb_str(&t) : "-", status);
+		}
+		sb_free(&a);
+		sb_free(&t);
+	}
+	lab_state_free(&st);
+	return 0;
 }
 
 static int run_help(struct ctx *c)
