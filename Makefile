@@ -84,12 +84,20 @@ bench: config.mk $(BIN)
 deps:
 	./configure --install-deps
 
+# The systemd unit goes where systemd looks for units of PREFIX
+# (/usr/local/lib/systemd/system by default); `systemctl daemon-reload`,
+# then `systemctl enable --now bulkhead`.
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	  $(DESTDIR)$(PREFIX)/share/man/man7
+	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(SYSTEMDDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bulkhead
 	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' src/bulkhead.service \
+	  > $(DESTDIR)$(SYSTEMDDIR)/bulkhead.service
+	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/bulkhead.service
 
 clean:
 	rm -rf build build-san bulkhead

@@ -10,22 +10,34 @@
  *
  * A batch is all or nothing (policy_batch_begin): when a command fails, the
  * ones before it are undone too, in the store and in the kernel.
+ *
+ * Output and messages go through a struct batch_io: standard output and
+ * error for a batch run here, frames back to the client for a batch the
+ * daemon runs (batch_run_io), which also checks each command against the
+ * client's role.  A batch for the daemon is read whole by the client
+ * (batch_run_client), with the client's own rights, and sent at once: the
+ * daemon never opens a file a client names.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
+#include "daemon.h"
 #include "policy.h"
 #include "shell.h"
 
-/* Where lines come from: a stream or a string. */
+/* Where lines come from: a stream, or @left bytes at @s. */
 struct source {
 	FILE *f;
 	const char *s;
+	size_t left;
 	char *buf;
 	size_t cap;
 };
+
+static const struct batch_io stdio_io = { client_emit_stdio, NULL, NULL };
 
 /* The next line without its line break, or NULL at the end. */
 static const char *next_line(struct source *src)
@@ -38,16 +50,17 @@ static const char *next_line(struct source *src)
 			return NULL;
 	} else {
 		const char *nl;
-		if (!src->s || !*src->s)
+		if (!src->s || !src->left)
 			return NULL;
-		nl = strchr(src->s, '\n');
-		n = nl ? nl - src->s : (ssize_t)strlen(src->s);
+		nl = memchr(src->s, '\n', src->left);
+		n = nl ? nl - src->s : (ssize_t)src->left;
 		if ((size_t)n + 1 > src->cap) {
 			src->cap = (size_t)n + 1;
 			src->buf = xrealloc(src->buf, src->cap);
 		}
 		memcpy(src->buf, src->s, (size_t)n);
 		src->buf[n] = '\0';
+		src->left -= nl ? (size_t)n + 1 : (size_t)n;
 		src->s = nl ? nl + 1 : NULL;
 	}
 	while (n > 0 && (src->buf[n - 1] == '\n' || src->buf[n - 1] == '\r'))
@@ -72,8 +85,8 @@ static int list_goes_on(const char *unit)
 }
 
 /* Report bh->err at @name:@line (or as "error: " without a name). */
-static void report(struct bh *bh, const struct cmd_opts *o, const char *name,
-                   int line)
+static void report(struct bh *bh, const struct cmd_opts *o,
+                   const struct batch_io *io, const char *name, int line)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char where[PATH_MAX + 32];
@@ -81,9 +94,7 @@ static void report(struct bh *bh, const struct cmd_opts *o, const char *name,
 	if (name)
 		snprintf(where, sizeof where, "%s:%d", name, line);
 	cmd_format_error(bh, o, name ? where : NULL, &sb);
-	fflush(stdout);
-	fputs(sb_str(&sb), o->json ? stdout : stderr);
-	fflush(o->json ? stdout : stderr);
+	io->emit(io->ctx, o->json ? 1 : 2, sb_str(&sb));
 	sb_free(&sb);
 }
 
@@ -93,7 +104,8 @@ static void report(struct bh *bh, const struct cmd_opts *o, const char *name,
  * starts on.  Returns 0, or -1 after reporting a failure.
  */
 static int run_unit(struct bh *bh, const struct cmd_opts *o,
-                    const char *name, const char *unit, int first)
+                    const struct batch_io *io, const char *name,
+                    const char *unit, int first)
 {
 	struct tokv tv = TOKV_INIT;
 	struct strbuf out = STRBUF_INIT;
@@ -105,7 +117,7 @@ static int run_unit(struct bh *bh, const struct cmd_opts *o,
 		tokv_free(&tv);
 		/* cmd_exec words the error and audits the attempt */
 		if (cmd_exec(bh, o, unit, &out) < 0)
-			report(bh, o, name, first);
+			report(bh, o, io, name, first);
 		sb_free(&out);
 		return -1;
 	}
@@ -136,11 +148,14 @@ static int run_unit(struct bh *bh, const struct cmd_opts *o,
 		memcpy(cmd + (from - bol), unit + from, to - from);
 		cmd[to - bol] = '\0';
 		sb_reset(&out);
-		rc = cmd_exec(bh, o, cmd, &out);
-		fputs(sb_str(&out), stdout);
-		fflush(stdout);
+		if (io->check && io->check(io->ctx, bh, cmd) < 0)
+			rc = -1;
+		else
+			rc = cmd_exec(bh, o, cmd, &out);
+		if (out.len)
+			io->emit(io->ctx, 1, sb_str(&out));
 		if (rc < 0)
-			report(bh, o, name, line);
+			report(bh, o, io, name, line);
 		free(cmd);
 		start = i + 1;
 	}
@@ -155,21 +170,22 @@ static int run_unit(struct bh *bh, const struct cmd_opts *o,
  * write lock and never waits for another writer.
  */
 static int run_batch_unit(struct bh *bh, const struct cmd_opts *o,
-                          const char *name, const char *unit, int first,
-                          int *begun)
+                          const struct batch_io *io, const char *name,
+                          const char *unit, int first, int *begun)
 {
 	if (!*begun && cmd_changes(unit)) {
 		if (policy_batch_begin(bh)) {
-			report(bh, o, name, first);
+			report(bh, o, io, name, first);
 			return -1;
 		}
 		*begun = 1;
 	}
-	return run_unit(bh, o, name, unit, first);
+	return run_unit(bh, o, io, name, unit, first);
 }
 
 static int run_source(struct bh *bh, const struct cmd_opts *o,
-                      struct source *src, const char *name)
+                      const struct batch_io *io, struct source *src,
+                      const char *name)
 {
 	struct strbuf unit = STRBUF_INIT;
 	const char *line;
@@ -195,26 +211,28 @@ static int run_source(struct bh *bh, const struct cmd_opts *o,
 		}
 		if (more)
 			continue;
-		rc = run_batch_unit(bh, o, name, sb_str(&unit), first, &begun);
+		rc = run_batch_unit(bh, o, io, name, sb_str(&unit), first,
+		                    &begun);
 		sb_reset(&unit);
 	}
 	if (rc == 0 && unit.len)
-		rc = run_batch_unit(bh, o, name, sb_str(&unit), first, &begun);
+		rc = run_batch_unit(bh, o, io, name, sb_str(&unit), first,
+		                    &begun);
 	if (rc == 0 && src->f && ferror(src->f)) {
 		/* a read error must not pass for the end of the commands */
 		bh_error(bh, "cannot read: %s", strerror(errno));
-		report(bh, o, name, lineno + 1);
+		report(bh, o, io, name, lineno + 1);
 		rc = -1;
 	}
 	sb_free(&unit);
 	free(src->buf);
 	if (begun && policy_batch_end(bh, rc == 0, &undone) < 0) {
 		if (rc == 0) {
-			report(bh, o, name, lineno);  /* the commit itself failed */
+			report(bh, o, io, name, lineno);  /* the commit failed */
 			rc = -1;
 		} else if (undone) {
-			fprintf(stderr, "note: nothing was changed: a batch is "
-			        "applied whole or not at all\n");
+			io->emit(io->ctx, 2, "note: nothing was changed: a batch "
+			         "is applied whole or not at all\n");
 		}
 	}
 	return rc < 0 ? 1 : 0;
@@ -224,16 +242,79 @@ static int run_source(struct bh *bh, const struct cmd_opts *o,
 int batch_run_file(struct bh *bh, const struct cmd_opts *o, FILE *f,
                    const char *name)
 {
-	struct source src = { f, NULL, NULL, 0 };
+	struct source src = { f, NULL, 0, NULL, 0 };
 
-	return run_source(bh, o, &src, name ? name : "stdin");
+	return run_source(bh, o, &stdio_io, &src, name ? name : "stdin");
 }
 
 /* Batch from a -c string; see shell.h. */
 int batch_run_string(struct bh *bh, const struct cmd_opts *o,
                      const char *commands)
 {
-	struct source src = { NULL, commands, NULL, 0 };
+	struct source src = { NULL, commands, commands ? strlen(commands) : 0,
+	                      NULL, 0 };
 
-	return run_source(bh, o, &src, NULL);
+	return run_source(bh, o, &stdio_io, &src, NULL);
+}
+
+/* A batch the daemon runs for a client; see daemon.h. */
+int batch_run_io(struct bh *bh, const struct cmd_opts *o, const char *text,
+                 size_t len, const char *name, const struct batch_io *io)
+{
+	struct source src = { NULL, text, len, NULL, 0 };
+
+	return run_source(bh, o, io, &src, name);
+}
+
+/* The whole of @f into @sb; -1 with errno on a read error, *lines set to
+ * the lines read so far (the message names the line after them). */
+static int slurp(FILE *f, struct strbuf *sb, int *lines)
+{
+	char chunk[65536];
+	size_t n;
+
+	*lines = 0;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		for (size_t i = 0; i < n; i++)
+			*lines += chunk[i] == '\n';
+		sb_addn(sb, chunk, n);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
+/* Batch mode over a client; see client.h. */
+int batch_run_client(struct client *c, const struct cmd_opts *o, FILE *f,
+                     const char *name, const char *commands)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct bh *local = client_bh(c);
+	int rc, lines;
+
+	if (local)
+		return f ? batch_run_file(local, o, f, name)
+		         : batch_run_string(local, o, commands);
+	if (!f)
+		return client_batch(c, o, commands, strlen(commands), NULL,
+		                    client_emit_stdio, NULL);
+	if (!name)
+		name = "stdin";
+	if (slurp(f, &text, &lines) < 0) {
+		/* Nothing was sent, so nothing ran: the batch fails whole. */
+		struct bh tmp;
+		struct strbuf sb = STRBUF_INIT;
+		char where[PATH_MAX + 32];
+
+		memset(&tmp, 0, sizeof tmp);
+		bh_error(&tmp, "cannot read: %s", strerror(errno));
+		snprintf(where, sizeof where, "%s:%d", name, lines + 1);
+		cmd_format_error(&tmp, o, where, &sb);
+		client_emit_stdio(NULL, o->json ? 1 : 2, sb_str(&sb));
+		sb_free(&sb);
+		sb_free(&text);
+		return 1;
+	}
+	rc = client_batch(c, o, text.s ? text.s : "", text.len, name,
+	                  client_emit_stdio, NULL);
+	sb_free(&text);
+	return rc;
 }

@@ -2,14 +2,21 @@
  * main.c - the bulkhead program: options, the choice of front end, exit
  * status.
  *
- *   bulkhead [--db PATH] [--json]                interactive shell
- *   bulkhead [--db PATH] [--json] -c 'CMD; CMD'  batch from a string
- *   bulkhead [--db PATH] [--json] -f FILE|-      batch from a file or stdin
- *   bulkhead [--db PATH] daemon | top            (later issues)
+ *   bulkhead [--db PATH] [--socket PATH] [--json]      interactive shell
+ *   bulkhead [...] [--json] -c 'CMD; CMD'              batch from a string
+ *   bulkhead [...] [--json] -f FILE|-                  batch from a file
+ *   bulkhead [--db PATH] daemon [--socket PATH] [--pidfile PATH]
+ *            [--foreground] [--libvirt URI | --no-libvirt]
+ *            [--group-prefix PREFIX]
+ *   bulkhead [--db PATH] top                           (a later issue)
+ *
+ * The shell and batch mode reach the engine through a client (client.h):
+ * the daemon when one serves the store, else in-process.
  *
  * This is the only place that prints a fatal message and exits.  Exit
- * status: 0 ok, 1 a command failed (or the store could not be opened),
- * 2 a usage error (bad option, missing file, unknown mode).
+ * status: 0 ok, 1 a command failed (or the store could not be opened, or
+ * the daemon could not start), 2 a usage error (bad option, missing file,
+ * unknown mode).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,16 +27,21 @@
 #include <unistd.h>
 
 #include "bulkhead.h"
+#include "client.h"
 #include "cmd.h"
-#include "engine.h"
+#include "daemon.h"
 #include "json.h"
-#include "shell.h"
 #include "util.h"
 
 static void usage(FILE *f)
 {
-	fputs("usage: bulkhead [--db PATH] [--json] [-c COMMANDS | -f FILE|-]\n"
-	      "       bulkhead [--db PATH] daemon | top\n"
+	fputs("usage: bulkhead [--db PATH] [--socket PATH] [--json] "
+	      "[-c COMMANDS | -f FILE|-]\n"
+	      "       bulkhead [--db PATH] daemon [--socket PATH] "
+	      "[--pidfile PATH] [--foreground]\n"
+	      "                [--libvirt URI | --no-libvirt] "
+	      "[--group-prefix PREFIX]\n"
+	      "       bulkhead [--db PATH] top\n"
 	      "       bulkhead --help | --version\n", f);
 }
 
@@ -44,17 +56,31 @@ static void help(void)
 	      "  --db PATH      the store (default: $BULKHEAD_DB, else\n"
 	      "                 /var/lib/bulkhead/bulkhead.db for root, else\n"
 	      "                 ~/.local/share/bulkhead/bulkhead.db)\n"
+	      "  --socket PATH  the daemon's socket (default: $BULKHEAD_SOCKET,\n"
+	      "                 else " CLIENT_SOCKET_SYSTEM ", for non-root\n"
+	      "                 $XDG_RUNTIME_DIR/bulkhead.sock first); 'none':\n"
+	      "                 never use a daemon\n"
 	      "  --json         'show' prints JSON; errors come as JSON on stdout\n"
 	      "  -c COMMANDS    run commands separated by ';' or newlines\n"
 	      "  -f FILE        run the commands of FILE ('-': standard input)\n"
 	      "  --help         this text\n"
 	      "  --version      the version\n"
-	      "  daemon         the event loop (not in this build yet)\n"
+	      "  daemon         the event loop: libvirt events, the enforcer, the\n"
+	      "                 client socket; it detaches once serving unless\n"
+	      "                 --foreground.  Options after it:\n"
+	      "    --pidfile PATH         (default: the socket's, .sock -> .pid)\n"
+	      "    --foreground           stay attached, log to standard error\n"
+	      "    --libvirt URI          (default qemu:///system)\n"
+	      "    --no-libvirt           no libvirt provider\n"
+	      "    --group-prefix PREFIX  role groups PREFIXadmin, PREFIXoperator,\n"
+	      "                           PREFIXviewer (default " DAEMON_GROUP_PREFIX ")\n"
 	      "  top            live flows and counters (not in this build yet)\n"
 	      "\n"
-	      "Batch mode stops at the first failing command.  Exit status: 0 ok,\n"
-	      "1 a command failed, 2 usage error.  Type 'help' in the shell for\n"
-	      "the commands; see bulkhead(8).\n", stdout);
+	      "When a daemon serves the store, the shell and batch mode run their\n"
+	      "commands through it; otherwise in-process.  Batch mode stops at the\n"
+	      "first failing command.  Exit status: 0 ok, 1 a command failed, 2\n"
+	      "usage error.  Type 'help' in the shell for the commands; see\n"
+	      "bulkhead(8).\n", stdout);
 }
 
 /* A usage error: the message, the usage, status 2. */
@@ -67,20 +93,104 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
+/* Print a failure to reach the engine as main's errors go: JSON on
+ * stdout with --json, else "bulkhead: ..." on stderr. */
+static void fatal(const struct cmd_opts *o, const char *msg)
+{
+	if (o->json) {
+		struct strbuf sb = STRBUF_INIT;
+		struct json j;
+		json_init(&j, &sb);
+		json_obj_begin(&j);
+		json_kstr(&j, "error", msg);
+		json_obj_end(&j);
+		printf("%s\n", sb_str(&sb));
+		sb_free(&sb);
+	} else {
+		fprintf(stderr, "bulkhead: %s\n", msg);
+	}
+}
+
+/* `bulkhead daemon ...`: argv[0] is "daemon". */
+static int daemon_main(int argc, char **argv, const char *db,
+                       const char *socket)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "foreground", no_argument, NULL, 'F' },
+		{ "libvirt", required_argument, NULL, 'L' },
+		{ "no-libvirt", no_argument, NULL, 'N' },
+		{ "group-prefix", required_argument, NULL, 'G' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon_opts d = { 0 };
+	char err[BH_ERR_MAX];
+	int c, rc;
+
+	d.db = db;
+	d.socket = socket;
+	optind = 0;      /* glibc: start a fresh scan of the new argv */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			d.socket = optarg;
+			break;
+		case 'p':
+			d.pidfile = optarg;
+			break;
+		case 'F':
+			d.foreground = 1;
+			break;
+		case 'L':
+			d.libvirt_uri = optarg;
+			break;
+		case 'N':
+			d.no_libvirt = 1;
+			break;
+		case 'G':
+			d.group_prefix = optarg;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case ':':
+			return usage_error("daemon: option \"%s\" needs an "
+			                   "argument", argv[optind - 1]);
+		default:
+			return usage_error("daemon: unknown option \"%s\"",
+			                   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("daemon: unexpected \"%s\"", argv[optind]);
+	if (d.libvirt_uri && d.no_libvirt)
+		return usage_error("daemon: give --libvirt or --no-libvirt%s",
+		                   ", not both");
+	rc = daemon_run(&d, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "bulkhead: daemon: %s\n", err);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'D' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_opts o = { 0 };
-	const char *db = NULL, *commands = NULL, *file = NULL;
+	struct client_opts co = { 0 };
+	const char *db = NULL, *socket = NULL, *commands = NULL, *file = NULL;
 	char err[BH_ERR_MAX];
 	FILE *f = NULL;
-	struct bh *bh;
+	struct client *cl;
 	int c, rc;
 
 	opterr = 0;
@@ -88,6 +198,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'D':
 			db = optarg;
+			break;
+		case 's':
+			socket = optarg;
 			break;
 		case 'j':
 			o.json = 1;
@@ -118,7 +231,14 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		const char *mode = argv[optind];
-		if (strcmp(mode, "daemon") == 0 || strcmp(mode, "top") == 0) {
+		if (strcmp(mode, "daemon") == 0) {
+			if (commands || file || o.json)
+				return usage_error("daemon: -c, -f and --json are "
+				                   "for the shell%s", "");
+			return daemon_main(argc - optind, argv + optind, db,
+			                   socket);
+		}
+		if (strcmp(mode, "top") == 0) {
 			fprintf(stderr, "bulkhead: '%s' is not available in this "
 			        "build yet\n", mode);
 			return 2;
@@ -149,36 +269,28 @@ int main(int argc, char **argv)
 		}
 	}
 
-	bh = engine_open(db, ENGINE_KERNEL_AUTO, err, sizeof err);
-	if (!bh) {
-		if (o.json) {
-			struct strbuf sb = STRBUF_INIT;
-			struct json j;
-			json_init(&j, &sb);
-			json_obj_begin(&j);
-			json_kstr(&j, "error", err);
-			json_obj_end(&j);
-			printf("%s\n", sb_str(&sb));
-			sb_free(&sb);
-		} else {
-			fprintf(stderr, "bulkhead: %s\n", err);
-		}
+	/* The daemon when one serves the store, else the engine here. */
+	co.db = db;
+	co.socket = socket;
+	cl = client_open(&co, err, sizeof err);
+	if (!cl) {
+		fatal(&o, err);
 		if (f)
 			fclose(f);
 		return 1;
 	}
 
 	if (commands)
-		rc = batch_run_string(bh, &o, commands);
+		rc = batch_run_client(cl, &o, NULL, NULL, commands);
 	else if (f)
-		rc = batch_run_file(bh, &o, f, file);
+		rc = batch_run_client(cl, &o, f, file, NULL);
 	else if (file || !isatty(STDIN_FILENO))
-		rc = batch_run_file(bh, &o, stdin, "stdin");
+		rc = batch_run_client(cl, &o, stdin, "stdin", NULL);
 	else
-		rc = shell_run(bh, &o);
+		rc = shell_run_client(cl, &o);
 
 	if (f)
 		fclose(f);
-	engine_close(bh);
+	client_close(cl);
 	return rc;
 }

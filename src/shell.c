@@ -8,6 +8,11 @@
  * user's uncommitted changes (`bulkhead[+3]> `), and the history lives in
  * ~/.bulkhead_history (or $BULKHEAD_HISTORY), one command per line, each
  * command kept once (its newest use).
+ *
+ * The engine is reached through a struct client (client.h): in-process, or
+ * the daemon when one runs, so commands, completion, `?` and the prompt
+ * work the same either way; the client's notes (a daemon gone or back) are
+ * shown before what follows them.
  */
 #include <errno.h>
 #include <histedit.h>
@@ -19,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "policy.h"
 #include "shell.h"
 
@@ -26,7 +32,7 @@
 #define PROMPT "bulkhead> "
 
 struct shell {
-	struct bh *bh;
+	struct client *c;
 	const struct cmd_opts *o;
 	EditLine *el;
 	History *hist;
@@ -151,18 +157,38 @@ static char *prompt_fn(EditLine *el)
 	return shell_of(el)->prompt;
 }
 
+/* The client's note about the daemon (gone, back), on standard error. */
+static void show_notice(struct shell *sh)
+{
+	const char *n = client_notice(sh->c);
+
+	if (n) {
+		fflush(stdout);
+		fputs(n, stderr);
+		fflush(stderr);
+	}
+}
+
+/* Output of a command: the note first, if one came meanwhile. */
+static void emit(void *ctx, int stream, const char *text)
+{
+	show_notice(ctx);
+	client_emit_stdio(NULL, stream, text);
+}
+
 /* `bulkhead[+N]> ` while the user's candidate holds N changes. */
 static void prompt_update(struct shell *sh)
 {
 	struct candidate_state st;
 
 	memset(&st, 0, sizeof st);
-	if (policy_candidate_state(sh->bh, &st) == 0 && st.exists &&
+	if (client_candidate_state(sh->c, &st) == 0 && st.exists &&
 	    st.changes > 0)
 		snprintf(sh->prompt, sizeof sh->prompt, "bulkhead[+%d]> ",
 		         st.changes);
 	else
 		snprintf(sh->prompt, sizeof sh->prompt, PROMPT);
+	show_notice(sh);
 }
 
 /* The text before the cursor, as a string the caller frees. */
@@ -221,7 +247,7 @@ static unsigned char complete_fn(EditLine *el, int ch)
 	FILE *out = stdout;
 
 	(void)ch;
-	cmd_complete(sh->bh, text, &cands);
+	client_complete(sh->c, text, &cands);
 	if (cands.n == 0) {
 		rc = CC_REFRESH_BEEP;
 	} else if (cands.n == 1) {
@@ -276,7 +302,7 @@ static unsigned char help_fn(EditLine *el, int ch)
 		return CC_REFRESH;
 	}
 	tokv_free(&tv);
-	cmd_help_next(sh->bh, text, &sb);
+	client_help_next(sh->c, text, &sb);
 	el_get(el, EL_GETFP, 1, &out);
 	fprintf(out, "?\n%s", sb_str(&sb));
 	sb_free(&sb);
@@ -350,17 +376,17 @@ static int is_exit(const char *line)
 	       (strcmp(word, "exit") == 0 || strcmp(word, "quit") == 0);
 }
 
-/* The interactive shell; see shell.h. */
-int shell_run(struct bh *bh, const struct cmd_opts *o)
+/* The interactive shell over a client; see client.h. */
+int shell_run_client(struct client *c, const struct cmd_opts *o)
 {
 	struct shell sh;
-	struct strbuf line = STRBUF_INIT, out = STRBUF_INIT, err = STRBUF_INIT;
+	struct strbuf line = STRBUF_INIT;
 	struct candidate_state st;
 	struct sigaction sa, old_sa;
 	HistEvent ev;
 
 	memset(&sh, 0, sizeof sh);
-	sh.bh = bh;
+	sh.c = c;
 	sh.o = o;
 	snprintf(sh.prompt, sizeof sh.prompt, PROMPT);
 
@@ -392,6 +418,8 @@ int shell_run(struct bh *bh, const struct cmd_opts *o)
 
 	printf("bulkhead %s: 'help' lists the commands, '?' shows what may "
 	       "come next, TAB completes\n", BH_VERSION);
+	if (client_daemon(c))
+		printf("connected to the daemon at %s\n", client_daemon(c));
 	while (read_line(&sh, &line) == 0) {
 		const char *s = sb_str(&line);
 
@@ -402,24 +430,14 @@ int shell_run(struct bh *bh, const struct cmd_opts *o)
 		history_remember(&sh, s);
 		history_sync(&sh);
 		history_save(&sh);
-		sb_reset(&out);
-		if (cmd_exec(bh, o, s, &out) < 0) {
-			fputs(sb_str(&out), stdout);
-			sb_reset(&err);
-			cmd_format_error(bh, o, NULL, &err);
-			fflush(stdout);
-			fputs(sb_str(&err), o->json ? stdout : stderr);
-			fflush(stderr);
-		} else {
-			fputs(sb_str(&out), stdout);
-		}
+		client_exec(c, o, s, emit, &sh);
 		fflush(stdout);
 	}
 	if (!is_exit(sb_str(&line)))
 		fputc('\n', stdout);   /* EOF leaves the cursor after the prompt */
 
 	memset(&st, 0, sizeof st);
-	if (policy_candidate_state(bh, &st) == 0 && st.exists && st.changes > 0)
+	if (client_candidate_state(c, &st) == 0 && st.exists && st.changes > 0)
 		fprintf(stderr, "note: %d uncommitted change%s remain%s in your "
 		        "candidate\n", st.changes, st.changes == 1 ? "" : "s",
 		        st.changes == 1 ? "s" : "");
@@ -429,8 +447,16 @@ int shell_run(struct bh *bh, const struct cmd_opts *o)
 	history_end(sh.hist);
 	strv_free(&sh.lines);
 	sb_free(&line);
-	sb_free(&out);
-	sb_free(&err);
 	sigaction(SIGINT, &old_sa, NULL);
 	return 0;
+}
+
+/* The interactive shell in-process; see shell.h. */
+int shell_run(struct bh *bh, const struct cmd_opts *o)
+{
+	struct client *c = client_wrap(bh);
+	int rc = shell_run_client(c, o);
+
+	client_close(c);
+	return rc;
 }
