@@ -88,16 +88,30 @@ deps:
 # (/usr/local/lib/systemd/system by default); `systemctl daemon-reload`,
 # then `systemctl enable --now bulkhead`.
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+# libvirt's qemu hook goes into hooks/qemu.d/ (libvirt >= 6.5), never over
+# a hooks/qemu that may be someone else's.  libvirtd sees a hook that was
+# not there when it started only after a reload (SIGHUP).
+LIBVIRT_HOOKDIR ?= /etc/libvirt/hooks
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(SYSTEMDDIR)
+	  $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(SYSTEMDDIR) \
+	  $(DESTDIR)$(LIBVIRT_HOOKDIR)/qemu.d
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bulkhead
 	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' src/bulkhead.service \
 	  > $(DESTDIR)$(SYSTEMDDIR)/bulkhead.service
 	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/bulkhead.service
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' src/qemu-hook.sh \
+	  > $(DESTDIR)$(LIBVIRT_HOOKDIR)/qemu.d/bulkhead
+	chmod 755 $(DESTDIR)$(LIBVIRT_HOOKDIR)/qemu.d/bulkhead
+	@v=$$(libvirtd --version 2>/dev/null | awk '{print $$NF}'); \
+	case "$$v" in [0-5].*|6.[0-4].*) echo "warning: libvirt $$v runs" \
+	  "$(LIBVIRT_HOOKDIR)/qemu only, not qemu.d/: call" \
+	  "$(LIBVIRT_HOOKDIR)/qemu.d/bulkhead from it" >&2 ;; esac
+	@echo "libvirt hook installed; reload libvirtd to enable it" \
+	  "(systemctl reload libvirtd, or kill -HUP its pid)"
 
 clean:
 	rm -rf build build-san bulkhead

@@ -30,6 +30,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "daemon.h"
+#include "hook.h"
 #include "json.h"
 #include "util.h"
 
@@ -238,6 +239,10 @@ int main(int argc, char **argv)
 			return daemon_main(argc - optind, argv + optind, db,
 			                   socket);
 		}
+		/* libvirt's qemu hook: hook.h */
+		if (strcmp(mode, "hook") == 0)
+			return hook_main(argc - optind, argv + optind, db, stdin,
+			                 stderr);
 		if (strcmp(mode, "top") == 0) {
 			fprintf(stderr, "bulkhead: '%s' is not available in this "
 			        "build yet\n", mode);

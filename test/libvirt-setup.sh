@@ -106,7 +106,12 @@ alive() {
 }
 running() {
 	pidfile=/run/$1.pid
-	[ -s "$pidfile" ] && alive "$(cat "$pidfile")" && return 0
+	# The pid file's process, if it is still that daemon (pids are reused).
+	if [ -s "$pidfile" ]; then
+		pid=$(cat "$pidfile")
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] && alive "$pid" &&
+			return 0
+	fi
 	# No pgrep in minimal images: read /proc.
 	for comm in /proc/[0-9]*/comm; do
 		[ "$(cat "$comm" 2>/dev/null)" = "$1" ] || continue

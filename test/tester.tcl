@@ -759,7 +759,15 @@ proc finish_test {} {
 # Source each of FILES in the global scope, isolated: an error that escapes
 # a file is a failure of that file and the run goes on.  Prints the summary
 # and returns the exit status.
+# 1 when table netdev bulkhead exists in the namespace the suite runs in
+# (the machine's own, in CI): tests must leave nothing there.
+proc host_table_exists {} {
+  if {[exec id -u] != 0 || ![have_program nft]} { return 0 }
+  expr {![catch {exec nft list table netdev bulkhead >/dev/null 2>@1}]}
+}
+
 proc tester_run {files} {
+  set host_table_before [host_table_exists]
   foreach f $files {
     set f [file normalize $f]
     tester_file_begin $f
@@ -788,6 +796,13 @@ proc tester_run {files} {
     flush stdout
   }
   catch {file delete -force [file join $::T(tmp) default-store]}
+  if {!$host_table_before && [host_table_exists]} {
+    incr ::T(nfail)
+    lappend ::T(failures) "(table left in the machine's namespace)"
+    puts "FAILED: a test left table netdev bulkhead in the namespace the\
+        suite runs in; tests must load nftables only inside namespaces\
+        they made"
+  }
   if {[info exists ::T(netns)] && $::T(netns) ne ""} {
     catch {exec ip netns del $::T(netns)}
   }

@@ -181,3 +181,178 @@ proc vm_cleanup {} {
   set ::VM(made) {}
   set ::VM(registered) 0
 }
+
+#-------------------------------------------------------------------------
+# A real guest: a Debian kernel booting a busybox initramfs under TCG,
+# for tests that need a guest's own traffic.
+#
+#      vm_guest_unavailable            "" when an image can be had, else why
+#      vm_guest_image                  {KERNEL INITRD}, built once and cached
+#      vm_guest_define -bridge BR -addr ADDR/LEN -peer ADDR -console FILE
+#                      ?-tags TAGS?    define it; returns its name
+#
+# The image is built from Debian packages fetched with `apt-get download`
+# (nothing is installed): linux-image-amd64's kernel (its vmlinuz and
+# e1000.ko; virtio is a module in that kernel, e1000 needs only this one)
+# and busybox-static.  The initramfs is written here (newc cpio, gzip:
+# no cpio program needed).  It is kept in $::VM(cache)
+# (/var/cache/bulkhead-test by default, env BULKHEAD_TEST_CACHE), so only
+# the first run downloads (about 72 MB).
+#
+# The guest's /init loads e1000.ko, gives eth0 the address of bhx.addr= on
+# the kernel command line and, as soon as the link is up, pings bhx.peer=,
+# then once a second
+# for ever, printing to ttyS0 one line per ping:
+#      bhx-guest: ping N ok      bhx-guest: ping N lost
+# after "bhx-guest: eth0 ADDR up, pinging PEER".  The domain: 128 MiB, one
+# vCPU, direct kernel boot, one e1000 interface on bridge BR (type
+# 'bridge': libvirt makes the tap and enslaves it), ttyS0 into FILE.  Its
+# first ping comes some 5-10 s after `virsh start` under TCG.
+
+set ::VM(cache) [expr {[info exists ::env(BULKHEAD_TEST_CACHE)] ?
+    $::env(BULKHEAD_TEST_CACHE) : "/var/cache/bulkhead-test"}]
+
+proc vm_guest_unavailable {} {
+  if {[file exists [file join $::VM(cache) guest initrd.gz]]} { return "" }
+  foreach p {apt-get apt-cache dpkg-deb tar} {
+    if {![have_program $p]} { return "$p is not installed" }
+  }
+  if {[catch {vm_guest_kernel_pkg} msg]} { return $msg }
+  return ""
+}
+
+# The versioned package linux-image-amd64 depends on.
+proc vm_guest_kernel_pkg {} {
+  set out [exec apt-cache depends linux-image-amd64 2>/dev/null]
+  if {![regexp {Depends: (linux-image-[0-9][^\s]*-amd64)} $out -> pkg]} {
+    error "no linux-image-amd64 in the apt lists (run apt-get update)"
+  }
+  return $pkg
+}
+
+# One newc cpio entry.
+proc vm_cpio_entry {name mode data {rdev {0 0}}} {
+  set n [string length $name]
+  set h [format "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X" \
+      [incr ::VM(ino)] $mode 0 0 1 0 [string length $data] 0 0 \
+      [lindex $rdev 0] [lindex $rdev 1] [expr {$n + 1}] 0]
+  set b [binary format a*a*x $h $name]
+  append b [string repeat \0 [expr {(4 - [string length $b] % 4) % 4}]]
+  append b $data
+  append b [string repeat \0 [expr {(4 - [string length $data] % 4) % 4}]]
+  return $b
+}
+
+proc vm_read_bin {path} {
+  set f [open $path rb]
+  set d [read $f]
+  close $f
+  return $d
+}
+
+set ::VM(init) {#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+for w in $(cat /proc/cmdline); do
+  case "$w" in
+  bhx.addr=*) addr=${w#bhx.addr=} ;;
+  bhx.peer=*) peer=${w#bhx.peer=} ;;
+  esac
+done
+insmod /e1000.ko
+ip link set lo up
+ip link set eth0 up
+ip addr add "$addr" dev eth0
+n=0
+while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $n -lt 50 ]; do
+  sleep 0.1
+  n=$((n + 1))
+done
+echo "bhx-guest: eth0 $addr up, pinging $peer"
+i=0
+while :; do
+  i=$((i + 1))
+  if ping -c 1 -W 1 "$peer" >/dev/null 2>&1; then
+    echo "bhx-guest: ping $i ok"
+    sleep 1
+  else
+    echo "bhx-guest: ping $i lost"
+  fi
+done
+}
+
+proc vm_guest_image {} {
+  set dir [file join $::VM(cache) guest]
+  set kernel [file join $dir vmlinuz]
+  set initrd [file join $dir initrd.gz]
+  if {[file exists $initrd] && [file exists $kernel]} {
+    return [list $kernel $initrd]
+  }
+  set why [vm_guest_unavailable]
+  if {$why ne ""} { error "no guest image: $why" }
+  set work [file join $::VM(cache) build-[pid]]
+  file delete -force $work
+  file mkdir $work/x
+  set pkg [vm_guest_kernel_pkg]
+  exec sh -c "cd '$work' && apt-get download -q $pkg busybox-static" 2>@1
+  set kdeb [glob $work/linux-image-*.deb]
+  set bdeb [glob $work/busybox-static*.deb]
+  exec sh -c "dpkg-deb --fsys-tarfile '$kdeb' | tar -x -C '$work/x' --wildcards './boot/vmlinuz-*' '*/e1000/e1000.ko'"
+  exec sh -c "dpkg-deb --fsys-tarfile '$bdeb' | tar -x -C '$work/x' ./bin/busybox"
+  set ::VM(ino) 0
+  set c ""
+  foreach d {bin dev proc sys} {
+    append c [vm_cpio_entry $d [expr {040755}] ""]
+  }
+  append c [vm_cpio_entry dev/console [expr {020600}] "" {5 1}]
+  append c [vm_cpio_entry bin/busybox [expr {0100755}] [vm_read_bin $work/x/bin/busybox]]
+  append c [vm_cpio_entry e1000.ko [expr {0100644}] \
+      [vm_read_bin [lindex [glob $work/x/lib/modules/*/kernel/drivers/net/ethernet/intel/e1000/e1000.ko] 0]]]
+  append c [vm_cpio_entry init [expr {0100755}] [encoding convertto utf-8 $::VM(init)]]
+  append c [vm_cpio_entry TRAILER!!! 0 ""]
+  file mkdir $dir
+  set f [open $initrd.tmp wb]
+  puts -nonewline $f [zlib gzip $c]
+  close $f
+  file copy -force [lindex [glob $work/x/boot/vmlinuz-*] 0] $kernel.tmp
+  file rename -force $kernel.tmp $kernel
+  file rename -force $initrd.tmp $initrd
+  file delete -force $work
+  return [list $kernel $initrd]
+}
+
+proc vm_guest_define {args} {
+  array set o {-tags {} -bridge {} -addr {} -peer {} -console {}}
+  array set o $args
+  lassign [vm_guest_image] kernel initrd
+  if {!$::VM(registered)} {
+    vm_cleanup
+    at_cleanup vm_cleanup
+    set ::VM(registered) 1
+  }
+  set name [vm_name]
+  set x "<domain type='qemu'>\n  <name>$name</name>\n"
+  append x "  <memory unit='MiB'>128</memory>\n  <vcpu>1</vcpu>\n"
+  if {[llength $o(-tags)]} {
+    append x "  <metadata>\n    <bulkhead:tags xmlns:bulkhead=\"urn:bulkhead:metadata:1\">\n"
+    foreach t $o(-tags) { append x "      <bulkhead:tag>$t</bulkhead:tag>\n" }
+    append x "    </bulkhead:tags>\n  </metadata>\n"
+  }
+  append x "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
+  append x "    <kernel>$kernel</kernel>\n    <initrd>$initrd</initrd>\n"
+  append x "    <cmdline>console=ttyS0 quiet panic=-1 bhx.addr=$o(-addr) bhx.peer=$o(-peer)</cmdline>\n  </os>\n"
+  append x "  <features><acpi/></features>\n  <on_reboot>destroy</on_reboot>\n"
+  append x "  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+  append x "    <controller type='usb' model='none'/>\n"
+  append x "    <interface type='bridge'>\n      <source bridge='$o(-bridge)'/>\n"
+  append x "      <model type='e1000'/>\n      <rom enabled='no'/>\n    </interface>\n"
+  append x "    <serial type='file'>\n      <source path='$o(-console)'/>\n      <target port='0'/>\n    </serial>\n"
+  append x "    <memballoon model='none'/>\n  </devices>\n</domain>\n"
+  set f [file join [tmpdir vm] $name.xml]
+  write_file $f $x
+  lappend ::VM(made) $name
+  virsh define $f
+  return $name
+}
