@@ -10,13 +10,16 @@
  * on a rule line can be traced back to the policy rule id that produced it.
  *
  * Shape of the table (see the long comment at the top of compile.c):
- *   per NIC   base chains ingress_IF (hook ingress: traffic leaving the
- *             workload) and egress_IF (hook egress: traffic toward it), a
- *             few lines each, jumping into shared chains;
+ *   per NIC   base chains nic_IF_ingress (hook ingress: traffic leaving
+ *             the workload) and nic_IF_egress (hook egress: traffic toward
+ *             it), one `goto` into the shared chains each, the same for
+ *             every NIC (so a MAC change never rewrites them);
  *   shared    spoof guard, ARP/ND/DHCP handling, emergency rules,
  *             established-flow lookup, the other sections, the default;
- *   sets      flow state (dynamic, kept across applies), NIC bindings,
- *             group members, services, applied-to interface lists;
+ *             rules live in chains both directions share, but for reject
+ *             rules, which only hook ingress may reach;
+ *   sets      flow state (dynamic, kept across applies), NIC bindings and
+ *             MACs, group members, services, applied-to interface lists;
  *   counters  one per rule ("rule_ID"), "default", "spoof", and two per NIC
  *             for drops ("drop_in_IF", "drop_out_IF").
  */

@@ -13,9 +13,13 @@
  * Table layout (callee chains are emitted before their callers):
  *
  *   nic_IF_ingress   hook ingress device IF (traffic LEAVING the workload):
- *                    MAC spoof guard (when the MAC is known), goto ingress
+ *                    goto ingress
  *   nic_IF_egress    hook egress device IF (traffic TOWARD the workload):
  *                    goto egress
+ *   ingress          MAC spoof guard: the pair NIC . source MAC must be in
+ *                    set nic_mac, unless the NIC is in nic_nomac (MAC not
+ *                    known); a MAC change is two set elements, and a NIC's
+ *                    chains are the same for every NIC, so they never change
  *   ingress/egress   dispatch on the frame's ether type: ip, ip6, arp;
  *                    any other is dropped.  Not meta protocol: the kernel
  *                    takes a VLAN tag off the frame before the hook, and
@@ -27,21 +31,31 @@
  *                    infrastructure, environment, application, default
  *   egress4/6        ND/DHCP replies toward the workload, emergency,
  *                    established flows, ICMP errors, sections, default
+ *   DIRF_SECTION     per direction and family: jumps into the shared rule
+ *                    chains below, with the section's reject rules between
+ *   rulesF_SECTION_N rules N.. of a section up to its next reject rule,
+ *                    shared by both directions
  *
- * Rules are not copied per NIC: each rule is one line per (direction,
- * family, group combination, service) in the shared section chains.
- * Verdicts are chains too: FAMILY_allowF remembers the flow and accepts,
+ * Rules are not copied per NIC: each rule is one line per (family, group
+ * combination, service) in a rule chain both directions share, except
+ * reject rules, written once per direction (see rule_chains()).
+ * Verdicts are chains too: DIR_allowF remembers the flow and accepts,
  * ingress_drop/egress_drop count the drop on the NIC's counter (a map from
  * interface name to counter) and drop, ingress_rejectF answers with a TCP
  * reset or ICMP admin-prohibited.  The answer to a reject leaves through
  * the same NIC's hook egress, so the rejected packet is remembered for 5 s
  * (rejF for the reset, relF for the ICMP error) and egress lets exactly
- * that answer through.  Rules
- * with applied-to test `iifname @at_G` (ingress) or `oifname @at_G`
- * (egress), so a NIC joining a group is one set element.  The two
- * directions need separate chains because reject is only valid in ingress
- * (in egress it compiles to drop) and because the flow key puts the
- * workload's own side first.
+ * that answer through.  A shared
+ * rule chain cannot name the direction's verdict chain, so it goes to
+ * both_allowF or both_drop, which pick it by `oif 0` (the hook ingress
+ * has no output device, and hook egress no input device: iif, iifname
+ * read 0 and no name there).  Rules with applied-to test `iifname @at_G`
+ * and, on a second line, `oifname @at_G`, so a NIC joining a group is one
+ * set element.  Reject rules stay out of the shared chains because
+ * reject is only valid in ingress (in egress it compiles to drop) and
+ * the kernel refuses it in any chain a hook egress can reach; the flow
+ * keys, which put the workload's own side first, live in the
+ * per-direction allow chains.
  *
  * The emergency section runs BEFORE the established-flow lookup: an
  * emergency drop (quarantine) cuts live connections at once.  Keep it short:
@@ -338,6 +352,12 @@ struct cc {
 	struct strv used_groups;        /* in src/dst: need g4_/g6_ sets */
 	struct strv used_at;            /* in applied-to: need at_ sets */
 	struct strv used_svcs;          /* need svc_ sets */
+	/* compile_ruleset() only: groups by name for emit_rule(), and what
+	 * the rules use, marked per group and service rather than pushed
+	 * per rule line (then sorted: 10,000 rules made it quadratic-ish) */
+	size_t *gorder;                 /* group indexes, sorted by name */
+	unsigned char *gmark;           /* 1: src/dst, 2: applied-to */
+	unsigned char *smark;           /* 1: needs its svc_ set */
 	char *err;
 	size_t errlen;
 };
@@ -388,7 +408,10 @@ static void svc_frags(struct cc *c, const struct service *s, int f,
 		sb_addf(&sb, "meta l4proto . th dport @svc_%s", s->name);
 		strv_push(out, sb_str(&sb));
 		sb_free(&sb);
-		strv_push(&c->used_svcs, s->name);
+		if (c->smark)
+			c->smark[s - c->cfg->svcs] = 1;
+		else
+			strv_push(&c->used_svcs, s->name);
 	} else {
 		for (size_t i = 0; i < s->ne; i++)
 			if (!strcmp(s->e[i].proto, "tcp") ||
@@ -442,20 +465,57 @@ static int fail(struct cc *c, const char *fmt, ...)
 
 /* ---- rules ------------------------------------------------------------- */
 
+static const struct group *sort_groups;
+
+static int cmp_group_idx(const void *a, const void *b)
+{
+	return strcmp(sort_groups[*(const size_t *)a].name,
+	              sort_groups[*(const size_t *)b].name);
+}
+
+/* The index of group @name in c->cfg->groups, or -1: a binary search
+ * when compile_ruleset() made the name order, else a scan. */
+static long cc_group(struct cc *c, const char *name)
+{
+	const struct group *g;
+	size_t lo = 0, hi = c->cfg->ngroups;
+
+	if (!c->gorder) {
+		g = policy_config_group(c->cfg, name);
+		return g ? (long)(g - c->cfg->groups) : -1;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int k = strcmp(c->cfg->groups[c->gorder[mid]].name, name);
+
+		if (k == 0)
+			return (long)c->gorder[mid];
+		if (k < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 /*
- * Emit rule @r into the section chains of direction @dir (0 ingress, 1
- * egress) and family @f.  One line per (applied-to group, source group,
- * destination group, service fragment); all of them share the rule's
- * counter, so `show counters` sums them.
+ * Emit rule @r into chain @ch of direction @dir (0 ingress, 1 egress, 2
+ * both: a chain shared by the two directions) and family @f.  One line per
+ * (applied-to group, source group, destination group, service fragment);
+ * all of them share the rule's counter, so `show counters` sums them.  In
+ * a shared chain an applied-to group takes two lines, `iifname @at_G`
+ * and `oifname @at_G`: the device the other hook lacks reads as no name,
+ * which no set holds, so each line matches in its own direction only.
  */
 static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
                      struct cchain *ch)
 {
 	static const char *const any[] = { "" };
 	struct strv frags = STRV_INIT;
-	const char *allow_chain[2][2] = {
+	const char *allow_chain[3][2] = {
 		{ "ingress_allow4", "ingress_allow6" },
-		{ "egress_allow4", "egress_allow6" }
+		{ "egress_allow4", "egress_allow6" },
+		{ "both_allow4", "both_allow6" }
 	};
 	const char *verdict;
 	char logbuf[96] = "";
@@ -467,10 +527,15 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 		const struct strv *gl = l == 0 ? &r->applied :
 		                        l == 1 ? &r->src : &r->dst;
 
-		for (size_t i = 0; i < gl->n; i++)
-			if (!policy_config_group(c->cfg, gl->v[i]))
+		for (size_t i = 0; i < gl->n; i++) {
+			long g = cc_group(c, gl->v[i]);
+
+			if (g < 0)
 				return fail(c, "rule %" PRId64 ": group \"%s\" "
 				            "does not exist", r->id, gl->v[i]);
+			if (c->gmark)
+				c->gmark[g] |= l == 0 ? 2 : 1;
+		}
 	}
 	if (r->services.n == 0) {
 		strv_push(&frags, "");
@@ -493,13 +558,15 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 		verdict = allow_chain[dir][f];
 		break;
 	case ACTION_REJECT:
-		/* The kernel takes reject only in hook ingress. */
+		/* The kernel takes reject only in hook ingress (never in a
+		 * shared chain: see rule_chains()). */
 		verdict = dir == 0 || r->id == c->o.refuse_rule ?
 		          (f ? "ingress_reject6" : "ingress_reject4") :
 		          "egress_drop";
 		break;
 	default:
-		verdict = dir == 0 ? "ingress_drop" : "egress_drop";
+		verdict = dir == 0 ? "ingress_drop" :
+		          dir == 1 ? "egress_drop" : "both_drop";
 		break;
 	}
 	if (r->log)
@@ -507,6 +574,7 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 		         ":%s \" group %d", r->id, policy_action_name(r->action),
 		         c->o.log_group);
 	for (size_t a = 0; a < nat; a++)
+	for (int ad = 0; ad < (dir == 2 && r->applied.n ? 2 : 1); ad++)
 	for (size_t s = 0; s < nsrc; s++)
 	for (size_t d = 0; d < ndst; d++)
 	for (size_t k = 0; k < frags.n; k++) {
@@ -516,19 +584,23 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 		const char *dg = r->dst.n ? r->dst.v[d] : any[0];
 
 		if (*at) {
-			sb_addf(&sb, "%s @at_%s ", dir == 0 ? "iifname" : "oifname",
-			        at);
-			strv_push(&c->used_at, at);
+			sb_addf(&sb, "%s @at_%s ",
+			        dir == 0 || (dir == 2 && ad == 0) ? "iifname"
+			                                          : "oifname", at);
+			if (!c->gmark)
+				strv_push(&c->used_at, at);
 		}
 		if (*sg) {
 			sb_addf(&sb, "%s saddr @g%c_%s ", fam_l3[f],
 			        f ? '6' : '4', sg);
-			strv_push(&c->used_groups, sg);
+			if (!c->gmark)
+				strv_push(&c->used_groups, sg);
 		}
 		if (*dg) {
 			sb_addf(&sb, "%s daddr @g%c_%s ", fam_l3[f],
 			        f ? '6' : '4', dg);
-			strv_push(&c->used_groups, dg);
+			if (!c->gmark)
+				strv_push(&c->used_groups, dg);
 		}
 		if (*frags.v[k])
 			sb_addf(&sb, "%s ", frags.v[k]);
@@ -738,16 +810,84 @@ static void established(struct cc *c, struct cchain *ch, int dir, int f)
 	}
 }
 
-static void section_chains(struct cc *c, int dir, int f, size_t *sec)
+/*
+ * The section chains.  A rule that cannot reject reads the same in both
+ * directions once its verdict is a dispatching chain (allowF, drop: the
+ * hook ingress has no output device, `oif 0`), so each run of such rules
+ * in a section is one chain shared by the directions, rulesF_SECTION_ID
+ * (ID: the run's first rule), and the per-direction section chains jump
+ * into the runs in order, with reject rules written between them for
+ * each direction (reject may not be reachable from hook egress).  First
+ * match still wins: a run's chain ends in a verdict or returns.  The
+ * shared runs halve the rule lines of a policy without rejects.
+ */
+static int rule_chains(struct cc *c)
 {
-	for (int s = 0; s < SECTION_COUNT; s++) {
-		char name[48];
+	const struct config *cfg = c->cfg;
 
-		snprintf(name, sizeof name, "%s%c_%s", dir ? "egress" : "ingress",
-		         f ? '6' : '4', sec_names[s]);
-		add_chain(c->rs, name, NULL);
-		sec[s] = c->rs->nchains - 1;
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct rule *r = &cfg->rules[i];
+
+		if (r->enabled && (r->section < 0 || r->section >= SECTION_COUNT))
+			return fail(c, "rule %" PRId64 ": unknown section %d",
+			            r->id, r->section);
 	}
+	/* shared runs first: callees before their callers */
+	for (int f = 0; f < 2; f++)
+		for (int s = 0; s < SECTION_COUNT; s++) {
+			struct cchain *ch = NULL;
+
+			for (size_t i = 0; i < cfg->nrules; i++) {
+				const struct rule *r = &cfg->rules[i];
+				char name[64], cm[96];
+
+				if (!r->enabled || r->section != s)
+					continue;
+				if (r->action == ACTION_REJECT) {
+					ch = NULL;
+					continue;
+				}
+				if (!ch) {
+					snprintf(name, sizeof name, "rules%c_%s_%" PRId64,
+					         f ? '6' : '4', sec_names[s], r->id);
+					snprintf(cm, sizeof cm, "%s rules from %" PRId64
+					         ", both directions", sec_names[s], r->id);
+					ch = add_chain(c->rs, name, f ? NULL : cm);
+				}
+				if (emit_rule(c, r, 2, f, ch) != 0)
+					return -1;
+			}
+		}
+	for (int dir = 0; dir < 2; dir++)
+		for (int f = 0; f < 2; f++)
+			for (int s = 0; s < SECTION_COUNT; s++) {
+				struct cchain *ch;
+				char name[48];
+				int in_run = 0;
+
+				snprintf(name, sizeof name, "%s%c_%s",
+				         dir ? "egress" : "ingress", f ? '6' : '4',
+				         sec_names[s]);
+				ch = add_chain(c->rs, name, NULL);
+				for (size_t i = 0; i < cfg->nrules; i++) {
+					const struct rule *r = &cfg->rules[i];
+
+					if (!r->enabled || r->section != s)
+						continue;
+					if (r->action != ACTION_REJECT) {
+						if (!in_run)
+							add_line(ch, 0, "jump rules%c_%s_%" PRId64,
+							         f ? '6' : '4', sec_names[s],
+							         r->id);
+						in_run = 1;
+						continue;
+					}
+					in_run = 0;
+					if (emit_rule(c, r, dir, f, ch) != 0)
+						return -1;
+				}
+			}
+	return 0;
 }
 
 static void family_chain(struct cc *c, int dir, int f)
@@ -807,7 +947,7 @@ static void nic_sets(struct cc *c)
 {
 	/* add_set() may move the array: take the pointers after the last. */
 	size_t first = c->rs->nsets;
-	struct cset *a4, *a6, *r4, *r6, *mi, *mo;
+	struct cset *a4, *a6, *r4, *r6, *mi, *mo, *mac, *nomac;
 
 	add_set(c->rs, "nic_addr4", CSET_STATIC,
 	        "addresses bound to each NIC (spoof guard)");
@@ -817,12 +957,17 @@ static void nic_sets(struct cc *c)
 	add_set(c->rs, "nic_raw6", CSET_STATIC, NULL);
 	add_set(c->rs, "nic_drop_in", CSET_MAP, "per-NIC drop counters");
 	add_set(c->rs, "nic_drop_out", CSET_MAP, NULL);
+	add_set(c->rs, "nic_mac", CSET_STATIC,
+	        "each NIC's MAC (spoof guard), and the NICs of unknown MAC");
+	add_set(c->rs, "nic_nomac", CSET_STATIC, NULL);
 	a4 = &c->rs->sets[first];
 	a6 = a4 + 1;
 	r4 = a4 + 2;
 	r6 = a4 + 3;
 	mi = a4 + 4;
 	mo = a4 + 5;
+	mac = a4 + 6;
+	nomac = a4 + 7;
 
 	decl(a4, "typeof iifname . ip saddr");
 	decl(a6, "typeof iifname . ip6 saddr");
@@ -830,6 +975,8 @@ static void nic_sets(struct cc *c)
 	decl(r6, "typeof iifname . @nh,64,128");
 	decl(mi, "type ifname : counter");
 	decl(mo, "type ifname : counter");
+	decl(mac, "typeof iifname . ether saddr");
+	decl(nomac, "typeof iifname");
 	for (size_t i = 0; i < c->inv->n; i++) {
 		const struct workload *w = &c->inv->w[i];
 
@@ -849,6 +996,12 @@ static void nic_sets(struct cc *c)
 			strv_push(&c->rs->counters, buf);
 			snprintf(buf, sizeof buf, "nic_%s_drop_out", id);
 			strv_push(&c->rs->counters, buf);
+			if (n->mac[0])
+				snprintf(buf, sizeof buf, "\"%s\" . %s", n->ifname,
+				         n->mac);
+			else
+				snprintf(buf, sizeof buf, "\"%s\"", n->ifname);
+			strv_push(n->mac[0] ? &mac->elems : &nomac->elems, buf);
 			strv_copy(&addrs, &n->addrs);
 			if (n->mac[0] && mac_linklocal(n->mac, ll, sizeof ll) == 0)
 				strv_push(&addrs, ll);
@@ -879,6 +1032,8 @@ static void nic_sets(struct cc *c)
 	strv_uniq(&r6->elems);
 	strv_uniq(&mi->elems);
 	strv_uniq(&mo->elems);
+	strv_uniq(&mac->elems);
+	strv_uniq(&nomac->elems);
 }
 
 static void group_sets(struct cc *c)
@@ -997,10 +1152,6 @@ static void nic_chains(struct cc *c)
 			in = add_chain(c->rs, name, cm);
 			in->hook = xstrdup("ingress");
 			in->device = xstrdup(n->ifname);
-			if (n->mac[0]) {
-				add_line(in, 0, "ether saddr != %s goto spoof", n->mac);
-				add_line(in, 0, "arp saddr ether != %s goto spoof", n->mac);
-			}
 			add_line(in, 0, "goto ingress");
 			snprintf(name, sizeof name, "nic_%s_egress", id);
 			out = add_chain(c->rs, name, NULL);
@@ -1039,7 +1190,6 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 	struct config copy = *cfg;
 	struct group *groups = xcalloc(cfg->ngroups + 1, sizeof *groups);
 	struct cc c;
-	size_t sec[2][2][SECTION_COUNT];   /* indexes: add_chain() moves */
 	int rc = 0;
 
 	/* Membership on a private copy: @cfg stays untouched. */
@@ -1062,6 +1212,14 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 	c.err = err;
 	c.errlen = errlen;
 	memset(out, 0, sizeof *out);
+	c.gorder = xcalloc(copy.ngroups + 1, sizeof *c.gorder);
+	c.gmark = xcalloc(copy.ngroups + 1, 1);
+	c.smark = xcalloc(copy.nsvcs + 1, 1);
+	for (size_t i = 0; i < copy.ngroups; i++)
+		c.gorder[i] = i;
+	sort_groups = copy.groups;
+	qsort(c.gorder, copy.ngroups, sizeof *c.gorder, cmp_group_idx);
+	sort_groups = NULL;
 
 	header(&c);
 	out->policy_hash = compile_policy_hash(cfg, &c.o);
@@ -1113,27 +1271,21 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 		for (int d = 0; d < 2; d++)
 			for (int f = 0; f < 2; f++)
 				allow_chain(&c, d, f);
+		/* Verdicts of the chains both directions share. */
+		ch = add_chain(out, "both_allow4",
+		               "shared chains: hook ingress has no output device");
+		add_line(ch, 0, "oif 0 goto ingress_allow4");
+		add_line(ch, 0, "goto egress_allow4");
+		ch = add_chain(out, "both_allow6", NULL);
+		add_line(ch, 0, "oif 0 goto ingress_allow6");
+		add_line(ch, 0, "goto egress_allow6");
+		ch = add_chain(out, "both_drop", NULL);
+		add_line(ch, 0, "oif 0 goto ingress_drop");
+		add_line(ch, 0, "goto egress_drop");
 	}
 
 	/* Rules, section by section. */
-	for (int d = 0; d < 2; d++)
-		for (int f = 0; f < 2; f++)
-			section_chains(&c, d, f, sec[d][f]);
-	for (size_t i = 0; i < cfg->nrules && rc == 0; i++) {
-		const struct rule *r = &cfg->rules[i];
-
-		if (!r->enabled)
-			continue;
-		if (r->section < 0 || r->section >= SECTION_COUNT) {
-			rc = fail(&c, "rule %" PRId64 ": unknown section %d",
-			          r->id, r->section);
-			break;
-		}
-		for (int d = 0; d < 2 && rc == 0; d++)
-			for (int f = 0; f < 2 && rc == 0; f++)
-				rc = emit_rule(&c, r, d, f,
-				               &out->chains[sec[d][f][r->section]]);
-	}
+	rc = rule_chains(&c);
 	if (rc == 0) {
 		struct cchain *ch;
 
@@ -1147,12 +1299,26 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 		add_line(ch, 0, "iifname . arp saddr ip != @nic_addr4 goto spoof");
 		add_line(ch, 0, "accept");
 		ch = add_chain(out, "ingress", "every NIC's ingress lands here");
+		/* The MAC guard reads sets, so a MAC change is two elements
+		 * and a NIC's chains never change: adding rules makes the
+		 * kernel validate the whole table, O(rules). */
+		add_line(ch, 0, "iifname != @nic_nomac iifname . ether saddr != @nic_mac goto spoof");
+		add_line(ch, 0, "iifname != @nic_nomac iifname . arp saddr ether != @nic_mac goto spoof");
 		add_line(ch, 0, "ether type vmap { ip : goto ingress4, arp : goto ingress_arp, ip6 : goto ingress6 }");
 		add_line(ch, 0, "goto ingress_drop");
 		ch = add_chain(out, "egress", "every NIC's egress lands here");
 		add_line(ch, 0, "ether type vmap { ip : goto egress4, arp : accept, ip6 : goto egress6 }");
 		add_line(ch, 0, "goto egress_drop");
 		nic_chains(&c);
+		for (size_t i = 0; i < copy.ngroups; i++) {
+			if (c.gmark[i] & 1)
+				strv_push(&c.used_groups, copy.groups[i].name);
+			if (c.gmark[i] & 2)
+				strv_push(&c.used_at, copy.groups[i].name);
+		}
+		for (size_t i = 0; i < copy.nsvcs; i++)
+			if (c.smark[i])
+				strv_push(&c.used_svcs, copy.svcs[i].name);
 		group_sets(&c);
 		at_sets(&c);
 		svc_sets(&c);
@@ -1166,6 +1332,9 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 		strv_free(&groups[i].eff_addrs);
 	}
 	free(groups);
+	free(c.gorder);
+	free(c.gmark);
+	free(c.smark);
 	strv_free(&c.used_groups);
 	strv_free(&c.used_at);
 	strv_free(&c.used_svcs);

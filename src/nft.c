@@ -3,8 +3,10 @@
  * through libnftables; counters and drift back out.
  *
  * Every apply is a difference: the kernel's table is read back into the
- * compiler's own structure (struct ruleset) and compared object by object
- * with the desired one; the commands that turn one into the other go to
+ * compiler's own structure (struct ruleset), or taken from what was
+ * applied last when nothing has touched nftables since (below), and
+ * compared object by object with the desired one; the commands that turn
+ * one into the other go to
  * libnftables as ONE script, which nft sends as one netlink batch, so the
  * kernel takes all of it or none.  That gives, with no special cases:
  *   - flow sets are never flushed (they are only created when missing), so
@@ -31,6 +33,20 @@
  * Every path is one kernel transaction; a refused raw batch is retried
  * through libnftables so the error is worded as nft words it.
  *
+ * Not reading the table back.  Listing 10,000 rules through libnftables
+ * costs most of a re-apply, so what was applied is remembered, in the
+ * handle and in a file beside the store (DB-nft), with the nftables
+ * ruleset generation the kernel reached by our transaction (NFT_MSG_GETGEN
+ * over libmnl) and the namespace it was in (boot id, SO_NETNS_COOKIE).
+ * The kernel adds one to the generation at every committed transaction,
+ * whoever sends it: when it still reads the remembered value, the table is
+ * exactly the remembered ruleset and the diff is made against that; when
+ * it moved (an admin's nft, another table, `commit check`), the table is
+ * read back as before, which also finds drift.  The generation after our
+ * own batch counts only if it is the one before plus one, so a transaction
+ * that slipped in between is never taken for ours.  `status` (nft_drift)
+ * always reads the kernel.  See "remembering the last apply" below.
+ *
  * Script lines are counted while the script is written, so a refusal that
  * libnftables places ("<cmdline>:LINE:COL: Error: ...") is traced back to
  * the policy rule id of that line.  Errors the kernel finds only when the
@@ -47,7 +63,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -68,6 +86,9 @@ struct enforcer {
 	struct compile_opts opts;
 	struct ruleset last;       /* what the kernel got last; valid when */
 	int have_last;             /* have_last is set */
+	uint32_t last_gen;         /* the ruleset generation right after it */
+	int gen_known;             /* last_gen is that generation */
+	unsigned long sent;        /* batches sent so far */
 	struct inventory prev;     /* the inventory @last was made from */
 	int have_prev;
 	const struct config *memo_cfg;  /* the config object hashed last */
@@ -372,12 +393,18 @@ static int chain_equal(const struct cchain *k, const struct cchain *d)
 	if (k->rules.n != d->rules.n)
 		return 0;
 	for (size_t i = 0; i < d->rules.n; i++) {
-		struct strbuf sb = STRBUF_INIT;
+		struct strbuf sb = STRBUF_INIT, kb = STRBUF_INIT;
 		int same;
 
+		if (!strcmp(d->rules.v[i], k->rules.v[i]))
+			continue;
+		/* @k may be the kernel's listing or a remembered compiler
+		 * ruleset: compare both in the printed form */
 		printed(d->rules.v[i], &sb);
-		same = !strcmp(sb_str(&sb), k->rules.v[i]);
+		printed(k->rules.v[i], &kb);
+		same = !strcmp(sb_str(&sb), sb_str(&kb));
 		sb_free(&sb);
+		sb_free(&kb);
 		if (!same)
 			return 0;
 	}
@@ -922,8 +949,22 @@ static int raw_encode(const char *set, const char *text, struct rawkey k[2],
 		*nk = carry ? 1 : 2;
 		return 0;
 	}
-	if (!strncmp(set, "at_", 3))
+	if (!strncmp(set, "at_", 3) || !strcmp(set, "nic_nomac"))
 		return raw_ifname(&p, &k[0]) == 0 && !*p ? 0 : -1;
+	if (!strcmp(set, "nic_mac")) {
+		unsigned int m[6];
+		char tail;
+
+		/* a concatenation pads each field to 4 bytes: 6 + 2 */
+		if (raw_ifname(&p, &k[0]) != 0 || raw_sep(&p, " . ") != 0 ||
+		    sscanf(p, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2],
+		           &m[3], &m[4], &m[5], &tail) != 6)
+			return -1;
+		for (int i = 0; i < 6; i++)
+			k[0].b[k[0].len + (size_t)i] = (unsigned char)m[i];
+		k[0].len += 8;
+		return 0;
+	}
 	if (!strcmp(set, "nic_addr4") || !strcmp(set, "nic_addr6"))
 		return raw_ifname(&p, &k[0]) == 0 && raw_sep(&p, " . ") == 0 &&
 		       raw_addr(p, set[8] == '4' ? 4 : 6, &k[0]) == 0 ? 0 : -1;
@@ -941,6 +982,81 @@ static int raw_encode(const char *set, const char *text, struct rawkey k[2],
 		return 0;
 	}
 	return -1;
+}
+
+/* The netlink socket of the raw paths, opened on first use. */
+static int nl_open(struct enforcer *e)
+{
+	if (e->nl)
+		return 0;
+	e->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!e->nl)
+		return -1;
+	if (mnl_socket_bind(e->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(e->nl);
+		e->nl = NULL;
+		return -1;
+	}
+	e->portid = mnl_socket_get_portid(e->nl);
+	e->seq = (uint32_t)time(NULL);
+	return 0;
+}
+
+static int gen_attr(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
+	    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+		*(uint32_t *)data = ntohl(mnl_attr_get_u32(a));
+	return MNL_CB_OK;
+}
+
+/*
+ * The ruleset generation of this network namespace (NFT_MSG_GETGEN): the
+ * kernel adds one at every committed nftables transaction, whoever sends
+ * it, to any table.  -1 when it cannot be read.
+ */
+static int gen_get(struct enforcer *e, uint32_t *gen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	uint32_t seq, got[2] = { 0, 0 };
+	ssize_t n;
+
+	if (nl_open(e) != 0)
+		return -1;
+	seq = e->seq++;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof *nfg);
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (mnl_socket_sendto(e->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	/* Messages of other sequence numbers (acks a refused batch left
+	 * unread) are skipped. */
+	while (!got[1] && (n = mnl_socket_recvfrom(e->nl, buf, sizeof buf)) > 0) {
+		const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
+		int left = (int)n;
+
+		for (; mnl_nlmsg_ok(nh, left); nh = mnl_nlmsg_next(nh, &left)) {
+			if (nh->nlmsg_seq != seq)
+				continue;
+			if (nh->nlmsg_type == NLMSG_ERROR)
+				return -1;
+			if (mnl_attr_parse(nh, sizeof(struct nfgenmsg), gen_attr,
+			                   got) < 0)
+				return -1;
+			got[1] = 1;
+		}
+	}
+	if (!got[1])
+		return -1;
+	*gen = got[0];
+	return 0;
 }
 
 static struct nlmsghdr *raw_msg(struct mnl_nlmsg_batch *b, int type,
@@ -971,18 +1087,8 @@ struct rawbatch {
 
 static int rb_start(struct enforcer *e, struct rawbatch *rb, size_t size)
 {
-	if (!e->nl) {
-		e->nl = mnl_socket_open(NETLINK_NETFILTER);
-		if (!e->nl)
-			return -1;
-		if (mnl_socket_bind(e->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-			mnl_socket_close(e->nl);
-			e->nl = NULL;
-			return -1;
-		}
-		e->portid = mnl_socket_get_portid(e->nl);
-		e->seq = (uint32_t)time(NULL);
-	}
+	if (nl_open(e) != 0)
+		return -1;
 	memset(rb, 0, sizeof *rb);
 	rb->e = e;
 	/* libmnl wants a buffer twice the batch limit */
@@ -1020,6 +1126,8 @@ static int rb_finish(struct rawbatch *rb, int ok)
 	raw_msg(rb->b, NFNL_MSG_BATCH_END, 0, e->seq++, AF_UNSPEC,
 	        NFNL_SUBSYS_NFTABLES);
 	mnl_nlmsg_batch_next(rb->b);
+	if (rc == 0)
+		e->sent++;
 	if (rc == 0 && mnl_socket_sendto(e->nl, mnl_nlmsg_batch_head(rb->b),
 	                                 mnl_nlmsg_batch_size(rb->b)) < 0)
 		rc = -1;
@@ -1364,6 +1472,7 @@ static int send_script(struct bh *bh, struct script *s, const char *what,
 	sb_add(&e->script, sb_str(&s->sb));
 	if (s->changes == 0)
 		return 0;
+	e->sent++;
 	if (run(bh, sb_str(&s->sb), 0, NULL, what) == 0)
 		return 0;
 	err = xstrdup(bh->err);
@@ -1526,38 +1635,273 @@ static void keep_last(struct enforcer *e, struct ruleset *want)
 	memset(want, 0, sizeof *want);
 }
 
-/* Apply @want: from the copy of the last apply when there is one, else
- * (or when that fails: the kernel drifted) from the kernel's table. */
+
+/* ---- remembering the last apply across processes ---------------------------
+ *
+ * Reading the kernel's table back costs most of a re-apply at 10,000 rules
+ * (libnftables lists and parses every rule).  So after an apply the ruleset
+ * that was sent is written beside the store (DB-nft, one object a line),
+ * stamped with the network namespace (boot id and SO_NETNS_COOKIE: never
+ * reused while the machine runs) and the ruleset generation the kernel
+ * reached with that transaction.  The next apply, in this process or
+ * another one, diffs against that file instead of the kernel's listing
+ * when the generation is still the same: nothing at all has been
+ * committed to nftables in this namespace since, so the table is exactly
+ * what the file says.  A transaction of anybody else (an admin's `nft`,
+ * another table, `commit check`'s scratch table) moves the generation:
+ * the next apply reads the kernel back, as before, and writes the file
+ * anew.  The generation after our own batch is trusted only when it is
+ * the one before it plus one (no other transaction slipped in between).
+ */
+
+static int ns_key(struct enforcer *e, char *buf, size_t len)
+{
+	char boot[64] = "";
+	uint64_t cookie = 0;
+	socklen_t cl = sizeof cookie;
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+	if (!f)
+		return -1;
+	if (!fgets(boot, sizeof boot, f))
+		boot[0] = '\0';
+	fclose(f);
+	boot[strcspn(boot, "\n")] = '\0';
+	if (!boot[0] || nl_open(e) != 0 ||
+	    getsockopt(mnl_socket_get_fd(e->nl), SOL_SOCKET, SO_NETNS_COOKIE,
+	               &cookie, &cl) != 0)
+		return -1;
+	snprintf(buf, len, "%s:%" PRIu64, boot, cookie);
+	return 0;
+}
+
+static void state_path(struct bh *bh, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-nft", bh->db_path);
+}
+
+static void state_forget(struct bh *bh)
+{
+	char path[PATH_MAX + 8];
+
+	if (!bh->db_path[0])
+		return;
+	state_path(bh, path, sizeof path);
+	unlink(path);
+}
+
+/* Write @rs as applied at generation @gen (temporary file, then rename:
+ * a reader sees the old file or the new one).  Failing is harmless: the
+ * next apply reads the kernel back. */
+static void state_save(struct bh *bh, const struct ruleset *rs, uint32_t gen)
+{
+	char path[PATH_MAX + 8], tmp[PATH_MAX + 32], key[128];
+	FILE *f;
+	int ok;
+
+	if (!bh->db_path[0] || ns_key(enf(bh), key, sizeof key) != 0)
+		return;
+	state_path(bh, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "bulkhead-nft-state 1\nkey %s\ngen %" PRIu32 "\n", key, gen);
+	for (size_t i = 0; i < rs->counters.n; i++)
+		fprintf(f, "c %s\n", rs->counters.v[i]);
+	for (size_t i = 0; i < rs->nsets; i++) {
+		const struct cset *st = &rs->sets[i];
+
+		fprintf(f, "s %d %s\n", st->kind, st->name);
+		for (size_t k = 0; k < st->decl.n; k++)
+			fprintf(f, "d %s\n", st->decl.v[k]);
+		for (size_t k = 0; st->kind != CSET_FLOW && k < st->elems.n; k++)
+			fprintf(f, "e %s\n", st->elems.v[k]);
+	}
+	for (size_t i = 0; i < rs->nchains; i++) {
+		const struct cchain *c = &rs->chains[i];
+
+		fprintf(f, "h %s %s %s\n", c->name, c->hook ? c->hook : "-",
+		        c->hook ? c->device : "-");
+		for (size_t k = 0; k < c->rules.n; k++)
+			fprintf(f, "r %s\n", c->rules.v[k]);
+	}
+	fprintf(f, "end\n");
+	ok = fflush(f) == 0 && !ferror(f);
+	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		state_forget(bh);
+	}
+}
+
+/* Read the file into @rs when it was written in this namespace at
+ * generation @gen; -1 (and @rs empty) otherwise. */
+static int state_load(struct bh *bh, uint32_t gen, struct ruleset *rs)
+{
+	char path[PATH_MAX + 8], key[128], want[160];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int lineno = 0, done = 0, bad = 0;
+	struct cset *set = NULL;
+	struct cchain *chain = NULL;
+
+	memset(rs, 0, sizeof *rs);
+	if (!bh->db_path[0] || ns_key(enf(bh), key, sizeof key) != 0)
+		return -1;
+	state_path(bh, path, sizeof path);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (!done && !bad && (n = getline(&line, &cap, f)) > 0) {
+		char *t = line, *arg;
+
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		lineno++;
+		arg = strchr(t, ' ');
+		arg = arg ? arg + 1 : t + n;
+		if (lineno == 1) {
+			bad = strcmp(t, "bulkhead-nft-state 1") != 0;
+		} else if (lineno == 2) {
+			snprintf(want, sizeof want, "key %s", key);
+			bad = strcmp(t, want) != 0;
+		} else if (lineno == 3) {
+			snprintf(want, sizeof want, "gen %" PRIu32, gen);
+			bad = strcmp(t, want) != 0;
+		} else if (!strcmp(t, "end")) {
+			done = 1;
+		} else if (t[0] == 'c' && t[1] == ' ') {
+			strv_push(&rs->counters, arg);
+		} else if (t[0] == 's' && t[1] == ' ') {
+			char *name = strchr(arg, ' ');
+
+			bad = !name;
+			if (bad)
+				break;
+			rs->sets = xrealloc(rs->sets, (rs->nsets + 1) * sizeof *rs->sets);
+			set = &rs->sets[rs->nsets++];
+			memset(set, 0, sizeof *set);
+			set->kind = atoi(arg);
+			set->name = xstrdup(name + 1);
+			chain = NULL;
+		} else if (t[0] == 'd' && t[1] == ' ' && set) {
+			strv_push(&set->decl, arg);
+		} else if (t[0] == 'e' && t[1] == ' ' && set) {
+			strv_push(&set->elems, arg);
+		} else if (t[0] == 'h' && t[1] == ' ') {
+			char name[300], hook[16], dev[64];
+
+			bad = sscanf(arg, "%299s %15s %63s", name, hook, dev) != 3;
+			if (bad)
+				break;
+			rs->chains = xrealloc(rs->chains, (rs->nchains + 1) * sizeof *rs->chains);
+			chain = &rs->chains[rs->nchains++];
+			memset(chain, 0, sizeof *chain);
+			chain->name = xstrdup(name);
+			if (strcmp(hook, "-") != 0) {
+				chain->hook = xstrdup(hook);
+				chain->device = xstrdup(dev);
+			}
+			set = NULL;
+		} else if (t[0] == 'r' && t[1] == ' ' && chain) {
+			strv_push(&chain->rules, arg);
+		} else {
+			bad = 1;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (bad || !done) {
+		compile_free(rs);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * After a successful apply of @want from a state known at generation @g0
+ * (@g0_ok): keep it as the last ruleset, and remember it across processes
+ * when the generation it made is known.  @sent: a batch went out.
+ */
+static void settle(struct bh *bh, struct ruleset *want, int g0_ok,
+                   uint32_t g0, int sent)
+{
+	struct enforcer *e = enf(bh);
+	uint32_t g1 = g0;
+	int known = g0_ok;
+
+	if (known && sent)
+		known = gen_get(e, &g1) == 0 && g1 == g0 + 1;
+	keep_last(e, want);
+	e->gen_known = known;
+	e->last_gen = g1;
+	if (known)
+		state_save(bh, &e->last, g1);
+	else
+		state_forget(bh);
+}
+
+/*
+ * Apply @want.  The state to diff against is, in this order: what this
+ * handle applied last, or the file of the last apply (see above), when
+ * the generation says nothing has happened since; else the kernel's
+ * table read back.  A refusal of a diff against a remembered state (it
+ * should not happen) also falls back to reading the kernel.
+ */
 static int apply_ruleset(struct bh *bh, struct ruleset *want, const char *what)
 {
 	struct enforcer *e = enf(bh);
 	struct ruleset have;
 	struct script s;
-	int exists, rc;
+	int exists, rc, g0_ok;
+	uint32_t g0 = 0, gx = 0;
 
 	if (!e)
 		return bh_error(bh, "%s: no enforcer attached", what);
+	g0_ok = gen_get(e, &g0) == 0;
+	if (e->have_last && !(g0_ok && e->gen_known && e->last_gen == g0)) {
+		compile_free(&e->last);
+		e->have_last = 0;
+	}
+	if (!e->have_last && g0_ok && state_load(bh, g0, &e->last) == 0) {
+		e->have_last = 1;
+		e->gen_known = 1;
+		e->last_gen = g0;
+	}
 	if (e->have_last) {
 		script_init(&s);
 		diff(&e->last, 1, want, &s, NULL);
 		rc = send_script(bh, &s, what, want);
-		script_free(&s);
 		if (rc == 0) {
-			keep_last(e, want);
+			settle(bh, want, g0_ok, g0, s.changes > 0);
+			script_free(&s);
 			return 0;
 		}
+		script_free(&s);
 		compile_free(&e->last);
 		e->have_last = 0;
+		e->gen_known = 0;
+		g0_ok = gen_get(e, &g0) == 0;
 	}
 	if (read_kernel(bh, &have, &exists) != 0)
 		return -1;
+	/* the listing is of generation g0 only if it had not moved */
+	if (g0_ok && (gen_get(e, &gx) != 0 || gx != g0))
+		g0_ok = 0;
 	script_init(&s);
 	diff(&have, exists, want, &s, NULL);
 	rc = send_script(bh, &s, what, want);
-	script_free(&s);
 	compile_free(&have);
 	if (rc == 0)
-		keep_last(e, want);
+		settle(bh, want, g0_ok, g0, s.changes > 0);
+	else
+		state_forget(bh);
+	script_free(&s);
 	return rc;
 }
 
@@ -1569,13 +1913,13 @@ int nft_apply(struct bh *bh, const struct config *cfg,
 
 	if (compile_for(bh, cfg, inv, &want) != 0)
 		return -1;
-	/* A commit always reconciles with the kernel itself, so it also
-	 * repairs drift; only inventory events take the fast path. */
+	/* A commit reconciles with the kernel itself, so it also repairs
+	 * drift, unless the generation proves nothing changed since the
+	 * last apply (see apply_ruleset()). */
 	if (!enf(bh)) {
 		compile_free(&want);
 		return bh_error(bh, "commit: no enforcer attached");
 	}
-	forget(enf(bh));
 	rc = apply_ruleset(bh, &want, "commit");
 	compile_free(&want);
 	if (rc == 0)
@@ -1714,6 +2058,7 @@ static void forget(struct enforcer *e)
 	if (e->have_prev)
 		policy_inventory_free(&e->prev);
 	e->have_prev = 0;
+	e->gen_known = 0;
 	e->memo_cfg = NULL;
 }
 
@@ -1792,43 +2137,84 @@ static void sub_free(struct sub *d)
 	free(d->new_.w);
 }
 
+/* Position of @s in sorted @sv, or where it would go (*found 0). */
+static size_t sorted_find(const struct strv *sv, const char *s, int *found)
+{
+	size_t lo = 0, hi = sv->n;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sv->v[mid], s);
+
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Sorted @sv loses the strings of @del and gains those of @add, in
+ * O((del + add) log n) compares: a change of one NIC must not sort the
+ * thousands of elements and counters of all the others. */
+static void sorted_update(struct strv *sv, const struct strv *del,
+                          const struct strv *add)
+{
+	int found;
+
+	for (size_t i = 0; del && i < del->n; i++) {
+		size_t at = sorted_find(sv, del->v[i], &found);
+
+		if (!found)
+			continue;
+		free(sv->v[at]);
+		memmove(&sv->v[at], &sv->v[at + 1],
+		        (sv->n - at - 1) * sizeof *sv->v);
+		sv->n--;
+	}
+	for (size_t i = 0; add && i < add->n; i++) {
+		size_t at = sorted_find(sv, add->v[i], &found);
+
+		if (found)
+			continue;
+		{
+			char *copy;
+
+			strv_push(sv, add->v[i]);    /* grows the array */
+			copy = sv->v[sv->n - 1];
+			memmove(&sv->v[at + 1], &sv->v[at],
+			        (sv->n - 1 - at) * sizeof *sv->v);
+			sv->v[at] = copy;
+		}
+	}
+}
+
 /* @last := @last - @a + @b, object by object, for the inventory part
  * (sets' elements, NIC chains, NIC counters).  @b's objects are copied. */
 static void last_apply_delta(struct ruleset *last, const struct ruleset *a,
                              const struct ruleset *b)
 {
-	struct rs_index L;
-
-	int chains_same = a->nchains == b->nchains, have_ix = 0;
+	int chains_same = a->nchains == b->nchains;
 
 	for (size_t i = 0; i < b->nsets; i++) {
 		const struct cset *as = i < a->nsets &&
 			!strcmp(a->sets[i].name, b->sets[i].name) ? &a->sets[i] :
 			compile_find_set(a, b->sets[i].name);
-		struct strv keep = STRV_INIT;
 		struct cset *ls;
-		long at;
 
 		/* most sets do not change: the same elements before and after */
 		if (as && strv_equal(&as->elems, &b->sets[i].elems))
 			continue;
-		if (!have_ix) {
-			rs_index_build(&L, last);    /* O(objects log objects) */
-			have_ix = 1;
-		}
-		at = index_find(&L.sets, b->sets[i].name);
-		if (at < 0)
+		ls = (struct cset *)compile_find_set(last, b->sets[i].name);
+		if (!ls)
 			continue;    /* not in last: cannot happen, same hash */
-		ls = &last->sets[at];
-		if (as)
-			elems_minus(&ls->elems, &as->elems, &keep);
-		else
-			strv_copy(&keep, &ls->elems);
-		for (size_t k = 0; k < b->sets[i].elems.n; k++)
-			strv_push(&keep, b->sets[i].elems.v[k]);
-		strv_uniq(&keep);
-		strv_free(&ls->elems);
-		ls->elems = keep;
+		sorted_update(&ls->elems, as ? &as->elems : NULL,
+		              &b->sets[i].elems);
 	}
 	for (size_t i = 0; chains_same && i < b->nchains; i++)
 		chains_same = !strcmp(a->chains[i].name, b->chains[i].name) &&
@@ -1875,18 +2261,8 @@ static void last_apply_delta(struct ruleset *last, const struct ruleset *a,
 		last->chains = v;
 		last->nchains = n;
 	}
-	if (!strv_equal(&a->counters, &b->counters)) {
-		struct strv keep = STRV_INIT;
-
-		elems_minus(&last->counters, &a->counters, &keep);
-		for (size_t i = 0; i < b->counters.n; i++)
-			strv_push(&keep, b->counters.v[i]);
-		strv_uniq(&keep);
-		strv_free(&last->counters);
-		last->counters = keep;
-	}
-	if (have_ix)
-		rs_index_free(&L);
+	if (!strv_equal(&a->counters, &b->counters))
+		sorted_update(&last->counters, &a->counters, &b->counters);
 }
 
 /*
@@ -1991,6 +2367,20 @@ static void prev_update(struct enforcer *e, const struct inventory *inv)
 	*p = n;
 }
 
+/* After an inventory change sent from the kept ruleset: it is known at
+ * the new generation when it was at @g0 and the generation moved by our
+ * batch alone (@sent) or not at all.  The file of the last apply is not
+ * rewritten (too slow for one change): its generation is behind now, so
+ * another process reads the kernel back once. */
+static void gen_track(struct enforcer *e, int g0_ok, uint32_t g0, int sent)
+{
+	uint32_t g1 = 0;
+
+	e->gen_known = g0_ok && gen_get(e, &g1) == 0 &&
+	               g1 == g0 + (sent ? 1 : 0);
+	e->last_gen = g1;
+}
+
 int nft_sync(struct bh *bh, const struct config *cfg,
              const struct inventory *inv)
 {
@@ -1998,15 +2388,25 @@ int nft_sync(struct bh *bh, const struct config *cfg,
 	struct ruleset want;
 	int rc;
 
+	uint32_t g0 = 0;
+	int g0_ok;
+	unsigned long sent = e ? e->sent : 0;
+
 	if (!e)
 		return bh_error(bh, "inventory: no enforcer attached");
+	/* Whether the last ruleset stays known at the generation after this
+	 * change (see apply_ruleset()): only if it was known before. */
+	g0_ok = e->have_last && e->gen_known && gen_get(e, &g0) == 0 &&
+	        g0 == e->last_gen;
 	/* Fast path: the config part is what the kernel got last, so only
 	 * the inventory part is compiled and compared. */
 	if (e->have_last && e->have_prev &&
 	    e->last.policy_hash == policy_hash(e, cfg)) {
 		rc = sync_delta(bh, cfg, inv);
-		if (rc == 0)
+		if (rc == 0) {
+			gen_track(e, g0_ok, g0, e->sent != sent);
 			return 0;
+		}
 		if (rc < 0)
 			forget(e);    /* then compile everything below */
 	}
@@ -2033,6 +2433,7 @@ int nft_sync(struct bh *bh, const struct config *cfg,
 		if (rc == 0) {
 			merge_part(&e->last, &part);
 			remember_inv(e, inv);
+			gen_track(e, g0_ok, g0, e->sent != sent);
 			return 0;
 		}
 		compile_free(&part);
@@ -2309,6 +2710,7 @@ int nft_remove(struct bh *bh)
 	if (!e)
 		return bh_error(bh, "no enforcer attached");
 	forget(e);
+	state_forget(bh);
 	if (run(bh, "delete table " T, 0, NULL, "removing the ruleset") != 0) {
 		if (strstr(bh->err, "No such file or directory")) {
 			bh->err[0] = '\0';
