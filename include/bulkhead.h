@@ -44,6 +44,20 @@ typedef int bh_apply_fn(struct bh *bh, const struct config *cfg,
  */
 typedef int bh_inventory_fn(struct bh *bh, const struct inventory *inv);
 
+/*
+ * Add (@add 1) or remove (@add 0) @tag of @workload where the workload's
+ * tags really live: for a libvirt VM, the domain's metadata (live and
+ * persistent), after which the store follows from libvirt; for any other
+ * workload, the store (policy_tag_add/delete).  What `add tag` and
+ * `delete tag` call when set (cmd.c); NULL: the store only.  Set by the
+ * daemon to its libvirt provider and by engine_open() for in-process root
+ * engines.  Returns 0, or -1 with bh->err and nothing changed.  Only the
+ * front end's tag commands may call it: the provider's own sync writes the
+ * store with policy_tag_* directly, so a sync never comes back here.
+ */
+typedef int bh_tag_fn(struct bh *bh, const char *workload, const char *tag,
+                      int add);
+
 struct bh {
 	struct sqlite3 *db;
 	char db_path[PATH_MAX];
@@ -61,6 +75,10 @@ struct bh {
 	int64_t expired_rev;         /* bh_open undid an unconfirmed commit
 	                                with this revision; the kernel has
 	                                still to follow (engine_open) */
+	bh_tag_fn *tag_write;        /* NULL: tags in the store only */
+	void *tag_handle;            /* tag_write's state (the libvirt
+	                                provider, struct virt), owned by
+	                                whoever set tag_write */
 };
 
 /*

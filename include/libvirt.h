@@ -89,6 +89,30 @@ int virt_sync_domain(struct virt *v, const char *name_or_uuid);
  */
 int virt_tag_add(struct virt *v, const char *workload, const char *tag);
 int virt_tag_delete(struct virt *v, const char *workload, const char *tag);
+/*
+ * The same as a bh_tag_fn (bulkhead.h) for bh->tag_write, with the
+ * provider in bh->tag_handle (NULL: policy_tag_add/delete): how `add tag`
+ * and `delete tag` reach the domain.  The provider's handle must belong to
+ * @bh.  A libvirt VM whose libvirt cannot be reached is refused with
+ * `workload "web1" is a libvirt VM and libvirt at qemu:///system does not
+ * answer: REASON; its tags live in the domain's metadata`, nothing changed.
+ * A handle nobody drives with virt_event_dispatch (an in-process engine's)
+ * is reconnected when it sat idle for 15 s, since libvirtd drops clients
+ * that leave its keepalives unanswered.
+ */
+int virt_tag_write(struct bh *bh, const char *workload, const char *tag,
+                   int add);
+/*
+ * libvirt has no transaction: a tag written into a domain inside an
+ * all-or-nothing batch (bh->batch set) is remembered, and once the batch
+ * has ended this writes the domain back to what it had before when the
+ * store rolled the batch back (the store's tags are not what was
+ * written), unless someone changed the domain since.  Call it after each
+ * batch (the daemon does; virt_close() and the next batch's first tag do
+ * it too).  Nothing to do outside a batch or while one runs; never fails
+ * (a domain it cannot write back stays as it is).
+ */
+void virt_tag_settle(struct virt *v);
 
 /* ---- the event loop ------------------------------------------------------ */
 /*

@@ -102,6 +102,41 @@ int policy_address_delete(struct bh *bh, const char *workload,
 int policy_tag_add(struct bh *bh, const char *workload, const char *tag);
 int policy_tag_delete(struct bh *bh, const char *workload, const char *tag);
 
+/*
+ * Discovery's writes (the libvirt provider): each is one transaction over
+ * one loaded inventory, with at most one bh->inventory_changed call (the
+ * inventory patched in memory, not loaded again), so an event costs
+ * O(inventory) once instead of once per changed field, NIC or tag.
+ *
+ * policy_workload_put: make the workload of source w->source (a
+ *   discovered source: "libvirt") whose uuid is w->uuid what @w says.
+ *   None has that uuid: it is inserted.  Otherwise it is updated in place
+ *   (it keeps its id): name, kind, os, host, state; NICs replaced by
+ *   ifname, a NIC that stays keeping its bound addresses and getting its
+ *   MAC updated in place; tags replaced by w->tags.  w->netns, w->groups
+ *   and the NICs' addresses are ignored.  Another workload of the same
+ *   source holding the name is replaced (a domain undefined and another
+ *   defined under its name); one added by hand holding the name or the
+ *   uuid is an error.  An interface held by another workload of the same
+ *   source is taken from it (taps are reused); one held by a hand-added
+ *   workload is left out, said in @left ("; "-separated), and the rest is
+ *   written.  Returns 1 when it wrote, 0 when the store already said all
+ *   that (nothing written, the enforcer not called), -1 on failure (the
+ *   store as it was).  @what gets, "; "-separated, what changed, for the
+ *   audit: "added: running, os debian12", "renamed from "a"",
+ *   "state running", "interface vnet0 mac 52:54:...", "interface vnet1
+ *   removed", "tag web", "tag db removed", "replaces workload ...".
+ *   @what and @left may be NULL.
+ * policy_workload_prune: delete the workloads of @source whose uuid is not
+ *   in @keep (any order, any case; NULL or empty: all of them), and those
+ *   of @source without a uuid.  Their names are appended to @removed (may
+ *   be NULL).  Returns how many went, or -1 (the store as it was).
+ */
+int policy_workload_put(struct bh *bh, const struct workload *w,
+                        struct strbuf *what, struct strbuf *left);
+int policy_workload_prune(struct bh *bh, const char *source,
+                          const struct strv *keep, struct strv *removed);
+
 /* One workload with NICs, tags and running-config groups. */
 int policy_workload_get(struct bh *bh, const char *name, struct workload *out);
 /* All workloads, each with its groups filled. */

@@ -59,9 +59,14 @@ int store_workload_insert(struct bh *bh, const struct workload *w,
                           int64_t *id);
 /* Deletes its NICs, addresses and tags with it. */
 int store_workload_delete(struct bh *bh, int64_t id);
+/* Row w->id gets @w's name, kind, uuid, os, host, netns, state and source
+ * (all given and valid); its NICs, addresses and tags stay. */
+int store_workload_update(struct bh *bh, const struct workload *w);
 int store_nic_insert(struct bh *bh, int64_t workload, const char *ifname,
                      const char *mac);
 int store_nic_delete(struct bh *bh, const char *ifname);
+/* NIC @ifname gets @mac ("" or NULL: unknown); its addresses stay. */
+int store_nic_mac_set(struct bh *bh, const char *ifname, const char *mac);
 /* @origin: "static", "libvirt" or "learned". */
 int store_address_insert(struct bh *bh, const char *ifname, const char *addr,
                          int family, const char *origin);

@@ -1594,11 +1594,21 @@ static int run_delete_address(struct ctx *c)
 	return 0;
 }
 
+/* Tags go where the workload keeps them (bh->tag_write: a libvirt VM's
+ * domain metadata); the store alone when no one set the hook. */
+static int tag_write(struct bh *bh, const char *wl, const char *tag, int add)
+{
+	if (bh->tag_write)
+		return bh->tag_write(bh, wl, tag, add);
+	return add ? policy_tag_add(bh, wl, tag) :
+	             policy_tag_delete(bh, wl, tag);
+}
+
 static int run_add_tag(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *tag = S(c, "TAG");
 
-	if (policy_tag_add(c->bh, wl, tag) < 0)
+	if (tag_write(c->bh, wl, tag, 1) < 0)
 		return -1;
 	msg(c, "tag \"%s\" added to workload \"%s\"", tag, wl);
 	return 0;
@@ -1608,7 +1618,7 @@ static int run_delete_tag(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *tag = S(c, "TAG");
 
-	if (policy_tag_delete(c->bh, wl, tag) < 0)
+	if (tag_write(c->bh, wl, tag, 0) < 0)
 		return -1;
 	msg(c, "tag \"%s\" removed from workload \"%s\"", tag, wl);
 	return 0;

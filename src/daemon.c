@@ -524,6 +524,10 @@ static void do_batch(struct daemon *d, struct conn *c, const struct frame *fr)
 	o.json = strcmp(client_field(fr, 0, flags, sizeof flags), "json") == 0;
 	rc = batch_run_io(d->bh, &o, fr->n > 2 ? fr->f[2] : "",
 	                  fr->n > 2 ? fr->len[2] : 0, *name ? name : NULL, &io);
+	/* Tags the batch wrote into domains go back when it was undone.
+	 * Both tag hooks (ours, engine_open's) keep a provider there. */
+	if (d->bh->tag_handle)
+		virt_tag_settle(d->bh->tag_handle);
 	done(c, rc);
 	free(name);
 }
@@ -1023,6 +1027,10 @@ static void cleanup(struct daemon *d)
 	}
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	if (d->bh && d->bh->tag_handle == d->virt) {
+		d->bh->tag_write = NULL;
+		d->bh->tag_handle = NULL;
+	}
 	virt_close(d->virt);
 	/* the kernel keeps its ruleset: stopping the daemon does not stop
 	 * enforcement */
@@ -1169,6 +1177,11 @@ int daemon_run(const struct daemon_opts *o, char *err, size_t errlen)
 			fail(err, errlen, "%s", d.bh->err);
 			goto failed;
 		}
+		/* `add tag` on a VM writes its domain through this
+		 * provider, not engine_open's own connection. */
+		virt_close(d.bh->tag_handle);
+		d.bh->tag_write = virt_tag_write;
+		d.bh->tag_handle = d.virt;
 	}
 	pidfile_write(&d);
 	confirm_refresh(&d);

@@ -10,6 +10,7 @@
  * the kernel refused.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,4 +533,389 @@ int policy_workload_get(struct bh *bh, const char *name, struct workload *out)
 	memset(w, 0, sizeof *w);
 	policy_inventory_free(&inv);
 	return 0;
+}
+
+/* ---- discovery: put and prune ------------------------------------------- */
+/*
+ * What a source discovers is written here in one transaction over one
+ * loaded inventory: the edits above each load the whole inventory and let
+ * the enforcer follow, which is right for a command but costs an event
+ * O(inventory) per change.  The inventory loaded at the start is patched
+ * in memory as the rows are written and handed to the enforcer as it is
+ * then, so an event costs one load and one enforcer call.
+ */
+static void note_add(struct strbuf *what, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note_add(struct strbuf *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!what)
+		return;
+	if (what->len)
+		sb_add(what, "; ");
+	va_start(ap, fmt);
+	sb_vaddf(what, fmt, ap);
+	va_end(ap);
+}
+
+static struct workload *find_uuid(const struct inventory *inv,
+                                  const char *uuid)
+{
+	for (size_t i = 0; i < inv->n; i++)
+		if (inv->w[i].uuid[0] && strcmp(inv->w[i].uuid, uuid) == 0)
+			return &inv->w[i];
+	return NULL;
+}
+
+static const struct nic *nic_named(const struct workload *w,
+                                   const char *ifname)
+{
+	for (size_t k = 0; w && k < w->nnics; k++)
+		if (strcmp(w->nics[k].ifname, ifname) == 0)
+			return &w->nics[k];
+	return NULL;
+}
+
+static int cmp_workload(const void *a, const void *b)
+{
+	return strcmp(((const struct workload *)a)->name,
+	              ((const struct workload *)b)->name);
+}
+
+/* Drop NIC @ifname from @w in memory. */
+static void nic_drop(struct workload *w, const char *ifname)
+{
+	for (size_t k = 0; k < w->nnics; k++)
+		if (strcmp(w->nics[k].ifname, ifname) == 0) {
+			strv_free(&w->nics[k].addrs);
+			memmove(&w->nics[k], &w->nics[k + 1],
+			        (w->nnics - k - 1) * sizeof *w->nics);
+			w->nnics--;
+			return;
+		}
+}
+
+/* Drop workload @w (an element of @inv) in memory. */
+static void workload_drop(struct inventory *inv, struct workload *w)
+{
+	size_t i = (size_t)(w - inv->w);
+
+	policy_workload_free(w);
+	memmove(&inv->w[i], &inv->w[i + 1], (inv->n - i - 1) * sizeof *inv->w);
+	inv->n--;
+}
+
+/* Commit a discovery edit when @rc is 0 and, when it @changed anything,
+ * the enforcer took the patched inventory. */
+static int disc_end(struct bh *bh, struct inv_edit *e, int rc, int changed)
+{
+	if (rc == 0 && changed && bh->inventory_changed) {
+		char saved[BH_ERR_MAX];
+
+		snprintf(saved, sizeof saved, "%s", bh->err);
+		bh->err[0] = '\0';
+		if (bh->inventory_changed(bh, &e->inv)) {
+			if (!bh->err[0])
+				bh_error(bh, "the inventory change could not "
+				         "be applied; nothing was changed");
+			rc = -1;
+		} else {
+			snprintf(bh->err, sizeof bh->err, "%s", saved);
+		}
+	}
+	policy_inventory_free(&e->inv);
+	if (rc == 0)
+		return store_tx_commit(bh, &e->tx);
+	store_tx_rollback(bh, &e->tx);
+	return -1;
+}
+
+/* @w checked whole, before the store is touched; @nw gets it canonical
+ * (uuid lowercase, MACs canonical, tags sorted, no addresses yet). */
+static int put_check(struct bh *bh, const struct workload *w,
+                     struct workload *nw)
+{
+	memset(nw, 0, sizeof *nw);
+	if (!w->source[0] || strcmp(w->source, "static") == 0 ||
+	    strcmp(w->source, "libvirt") != 0)
+		return bh_error(bh, "workload \"%s\": source \"%s\": only "
+		                "discovered workloads (libvirt) are put",
+		                w->name, w->source);
+	if (util_name_check("workload", w->name, bh->err, sizeof bh->err))
+		return -1;
+	if (!w->uuid[0])
+		return bh_error(bh, "workload \"%s\": a discovered workload "
+		                "needs its uuid", w->name);
+	if (uuid_parse(bh, w->uuid, nw->uuid, sizeof nw->uuid))
+		return -1;
+	if (!w->kind[0] || strcmp(w->kind, "vm") == 0)
+		snprintf(nw->kind, sizeof nw->kind, "vm");
+	else if (strcmp(w->kind, "container") == 0)
+		snprintf(nw->kind, sizeof nw->kind, "container");
+	else
+		return bh_error(bh, "workload \"%s\": kind \"%s\": use vm or "
+		                "container", w->name, w->kind);
+	if (policy_text_check(bh, "os", w->os) ||
+	    policy_text_check(bh, "host", w->host) ||
+	    policy_text_check(bh, "state", w->state))
+		return -1;
+	snprintf(nw->name, sizeof nw->name, "%s", w->name);
+	snprintf(nw->source, sizeof nw->source, "%s", w->source);
+	snprintf(nw->os, sizeof nw->os, "%s", w->os);
+	snprintf(nw->host, sizeof nw->host, "%s", w->host);
+	snprintf(nw->state, sizeof nw->state, "%s",
+	         w->state[0] ? w->state : "unknown");
+	for (size_t i = 0; i < w->tags.n; i++)
+		if (util_tag_check(w->tags.v[i], bh->err, sizeof bh->err))
+			return -1;
+	strv_copy(&nw->tags, &w->tags);
+	strv_uniq(&nw->tags);
+	nw->nics = xcalloc(w->nnics + 1, sizeof *nw->nics);
+	for (size_t i = 0; i < w->nnics; i++) {
+		const struct nic *n = &w->nics[i];
+		struct nic *c = &nw->nics[nw->nnics];
+
+		if (util_ifname_check(n->ifname, bh->err, sizeof bh->err))
+			return -1;
+		if (nic_named(nw, n->ifname))
+			return bh_error(bh, "workload \"%s\": interface \"%s\" "
+			                "given twice", w->name, n->ifname);
+		if (n->mac[0] && util_mac_parse(n->mac, c->mac, sizeof c->mac,
+		                                bh->err, sizeof bh->err))
+			return -1;
+		snprintf(c->ifname, sizeof c->ifname, "%s", n->ifname);
+		nw->nnics++;
+	}
+	return 0;
+}
+
+/* 1 when @cur already is @nw (NICs by name and MAC, tags). */
+static int put_same(const struct workload *cur, const struct workload *nw)
+{
+	if (strcmp(cur->name, nw->name) || strcmp(cur->kind, nw->kind) ||
+	    strcmp(cur->os, nw->os) || strcmp(cur->host, nw->host) ||
+	    strcmp(cur->state, nw->state) || cur->nnics != nw->nnics ||
+	    cur->tags.n != nw->tags.n)
+		return 0;
+	for (size_t i = 0; i < nw->nnics; i++) {
+		const struct nic *c = nic_named(cur, nw->nics[i].ifname);
+
+		if (!c || strcmp(c->mac, nw->nics[i].mac))
+			return 0;
+	}
+	for (size_t i = 0; i < nw->tags.n; i++)
+		if (!strv_contains(&cur->tags, nw->tags.v[i]))
+			return 0;
+	return 1;
+}
+
+int policy_workload_put(struct bh *bh, const struct workload *w,
+                        struct strbuf *what, struct strbuf *left)
+{
+	struct inv_edit e;
+	struct workload nw, *cur, *other;
+	const char *src = w->source;
+	int rc = -1, changed = 0;
+
+	if (put_check(bh, w, &nw)) {
+		policy_workload_free(&nw);
+		return -1;
+	}
+	if (inv_begin(bh, &e)) {
+		policy_workload_free(&nw);
+		return -1;
+	}
+	cur = find_uuid(&e.inv, nw.uuid);
+	if (cur && strcmp(cur->source, src)) {
+		bh_error(bh, "%s domain \"%s\": workload \"%s\", added by hand, "
+		         "has its uuid %s: delete that workload", src, nw.name,
+		         cur->name, nw.uuid);
+		goto done;
+	}
+	other = find_workload(&e.inv, nw.name);
+	if (other == cur)
+		other = NULL;
+	if (other && strcmp(other->source, src)) {
+		bh_error(bh, "%s domain \"%s\": a workload of that name was "
+		         "added by hand: delete it, or rename the domain with "
+		         "'virsh domrename'", src, nw.name);
+		goto done;
+	}
+	/* Interfaces held elsewhere: a stale one of the same source is taken
+	 * (the kernel has one device of a name, and taps are reused); one
+	 * added by hand is left out. */
+	for (size_t i = 0; i < nw.nnics;) {
+		struct nic *n = &nw.nics[i];
+		struct workload *o = find_nic(&e.inv, n->ifname, NULL);
+
+		if (!o || o == cur || o == other) {
+			i++;
+			continue;
+		}
+		if (strcmp(o->source, src) == 0) {
+			note_add(what, "interface %s taken from \"%s\"",
+			         n->ifname, o->name);
+			if (store_nic_delete(bh, n->ifname))
+				goto done;
+			nic_drop(o, n->ifname);
+			changed = 1;
+			i++;
+			continue;
+		}
+		if (left)
+			sb_addf(left, "%sinterface %s of %s domain \"%s\" is "
+			        "also interface of workload \"%s\", added by "
+			        "hand: it was left out; delete it there with "
+			        "'delete nic %s'", left->len ? "; " : "",
+			        n->ifname, src, nw.name, o->name, n->ifname);
+		note_add(what, "interface %s left out (held by \"%s\")",
+		         n->ifname, o->name);
+		memmove(n, n + 1, (nw.nnics - i - 1) * sizeof *n);
+		nw.nnics--;
+	}
+	if (!changed && !other && cur && put_same(cur, &nw)) {
+		rc = 0;
+		goto done;
+	}
+	changed = 1;
+	if (other) {
+		note_add(what, "replaces workload \"%s\" of uuid %s",
+		         other->name, other->uuid[0] ? other->uuid : "-");
+		if (store_workload_delete(bh, other->id))
+			goto done;
+	}
+	if (!cur) {
+		if (store_workload_insert(bh, &nw, &nw.id))
+			goto done;
+		note_add(what, "added: %s%s%s", nw.state,
+		         nw.os[0] ? ", os " : "", nw.os);
+	} else {
+		nw.id = cur->id;
+		snprintf(nw.netns, sizeof nw.netns, "%s", cur->netns);
+		if ((strcmp(cur->name, nw.name) || strcmp(cur->kind, nw.kind) ||
+		     strcmp(cur->os, nw.os) || strcmp(cur->host, nw.host) ||
+		     strcmp(cur->state, nw.state)) &&
+		    store_workload_update(bh, &nw))
+			goto done;
+		if (strcmp(cur->name, nw.name))
+			note_add(what, "renamed from \"%s\"", cur->name);
+		if (strcmp(cur->state, nw.state))
+			note_add(what, "state %s", nw.state);
+		if (strcmp(cur->os, nw.os))
+			note_add(what, "os %s", nw.os[0] ? nw.os : "none");
+		if (strcmp(cur->host, nw.host))
+			note_add(what, "host %s", nw.host[0] ? nw.host : "none");
+		for (size_t i = 0; i < cur->nnics; i++)
+			if (!nic_named(&nw, cur->nics[i].ifname)) {
+				note_add(what, "interface %s removed",
+				         cur->nics[i].ifname);
+				if (store_nic_delete(bh, cur->nics[i].ifname))
+					goto done;
+			}
+	}
+	for (size_t i = 0; i < nw.nnics; i++) {
+		struct nic *n = &nw.nics[i];
+		const struct nic *c = nic_named(cur, n->ifname);
+
+		if (c) {
+			/* stays: keeps its bound addresses */
+			strv_copy(&n->addrs, &c->addrs);
+			if (strcmp(c->mac, n->mac) == 0)
+				continue;
+			if (store_nic_mac_set(bh, n->ifname, n->mac))
+				goto done;
+		} else if (store_nic_insert(bh, nw.id, n->ifname, n->mac)) {
+			goto done;
+		}
+		note_add(what, "interface %s%s%s", n->ifname,
+		         n->mac[0] ? " mac " : "", n->mac);
+	}
+	for (size_t i = 0; cur && i < cur->tags.n; i++)
+		if (!strv_contains(&nw.tags, cur->tags.v[i])) {
+			note_add(what, "tag %s removed", cur->tags.v[i]);
+			if (store_tag_delete(bh, nw.id, cur->tags.v[i]))
+				goto done;
+		}
+	for (size_t i = 0; i < nw.tags.n; i++)
+		if (!cur || !strv_contains(&cur->tags, nw.tags.v[i])) {
+			note_add(what, "tag %s", nw.tags.v[i]);
+			if (store_tag_insert(bh, nw.id, nw.tags.v[i]))
+				goto done;
+		}
+	/* The loaded inventory becomes the new one: cur replaced, other
+	 * dropped, nw appended when new (in this order: the pointers into
+	 * the array hold until it moves), names in order again. */
+	if (cur) {
+		policy_workload_free(cur);
+		*cur = nw;
+	}
+	if (other)
+		workload_drop(&e.inv, other);
+	if (!cur) {
+		e.inv.w = xrealloc(e.inv.w, (e.inv.n + 1) * sizeof *e.inv.w);
+		e.inv.w[e.inv.n++] = nw;
+	}
+	memset(&nw, 0, sizeof nw);
+	qsort(e.inv.w, e.inv.n, sizeof *e.inv.w, cmp_workload);
+	rc = 0;
+done:
+	policy_workload_free(&nw);
+	if (disc_end(bh, &e, rc, changed))
+		return -1;
+	return changed;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int policy_workload_prune(struct bh *bh, const char *source,
+                          const struct strv *keep, struct strv *removed)
+{
+	struct inv_edit e;
+	struct strv k = STRV_INIT;
+	size_t out = 0;
+	int rc = 0, n = 0;
+
+	for (size_t i = 0; keep && i < keep->n; i++) {
+		char u[40];
+
+		snprintf(u, sizeof u, "%s", keep->v[i]);
+		for (char *c = u; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		strv_push(&k, u);
+	}
+	strv_sort(&k);
+	if (inv_begin(bh, &e)) {
+		strv_free(&k);
+		return -1;
+	}
+	for (size_t i = 0; i < e.inv.n; i++) {
+		struct workload *w = &e.inv.w[i];
+		const char *u = w->uuid;
+
+		if (rc == 0 && strcmp(w->source, source) == 0 &&
+		    (!u[0] || !k.n || !bsearch(&u, k.v, k.n, sizeof *k.v,
+		                               cmp_str))) {
+			if (store_workload_delete(bh, w->id)) {
+				rc = -1;
+			} else {
+				if (removed)
+					strv_push(removed, w->name);
+				policy_workload_free(w);
+				n++;
+				continue;
+			}
+		}
+		if (out != i)
+			e.inv.w[out] = *w;
+		out++;
+	}
+	e.inv.n = out;
+	strv_free(&k);
+	if (disc_end(bh, &e, rc, n > 0))
+		return -1;
+	return n;
 }

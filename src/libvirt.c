@@ -45,18 +45,25 @@
  *   because libvirt may remove a watch from inside its own callback.
  *
  * Sync
- *   One domain is read (its XML and state), compared with its workload
- *   and the difference written with policy_* calls inside one store
- *   transaction.  The enforcer (bh->inventory_changed) is called once, at
- *   the end of the transaction, with the final inventory, not after each
- *   policy call: so a state change, which the policy layer can only make
- *   by deleting and re-adding the workload, never reaches the kernel as a
- *   workload that vanished and came back.  The transaction is the only
- *   use of the store layer here (store_tx_*: nested policy calls become
- *   savepoints); there is no SQL in this file.  A full sync is one such
- *   transaction with a savepoint per domain, so one bad domain is left
- *   out without undoing the others.  Each domain that changed, or could
- *   not be synced, gets an audit entry "libvirt sync NAME" saying what.
+ *   One domain is read (its XML and state) and handed to
+ *   policy_workload_put(), which compares it with its workload and writes
+ *   the difference in place (a NIC that stays keeps its addresses) in one
+ *   transaction over one inventory load, calling the enforcer
+ *   (bh->inventory_changed) once with the final inventory: so a metadata
+ *   change costs one small transaction, and a state change never reaches
+ *   the kernel as a workload that vanished and came back.  A full sync
+ *   removes the workloads whose domain is gone with one
+ *   policy_workload_prune(), then puts only the domains that differ from
+ *   one loaded inventory, each in its own savepoint (one bad domain is
+ *   left out without undoing the others), the enforcer held back and
+ *   called once at the end.  The transaction is the only use of the store
+ *   layer here (store_tx_*); there is no SQL in this file.  Each domain
+ *   that changed, or could not be synced, gets an audit entry
+ *   "libvirt sync NAME" saying what.
+ *
+ *   The provider's own writes go to the policy layer directly, never
+ *   through bh->tag_write: `add tag` on a VM writes the domain, the sync
+ *   that follows writes the store, and nothing comes back around.
  */
 #include <errno.h>
 #include <poll.h>
@@ -101,7 +108,25 @@ struct virt {
 	int64_t retry_at;           /* monotonic ms of the next connect try */
 	int backoff;                /* ms; 0 after a good connection */
 	int dispatched;             /* domain syncs made by this dispatch */
+	int driven;                 /* someone runs virt_event_dispatch */
+	int resync_due;             /* a direct call reconnected: the loop
+	                               owes a full sync */
+	int64_t last_use;           /* monotonic ms of the last direct call */
+	char why[BH_ERR_MAX];       /* libvirt's reason for the last failed
+	                               connection */
+	struct tag_undo *undo;      /* domains tagged inside a batch that */
+	size_t nundo;               /* has not been settled yet */
+	const void *undo_batch;     /* bh->batch they were written in */
 	struct virt_stats st;
+};
+
+/* What a tag written inside an all-or-nothing batch changed in a domain:
+ * libvirt has no transaction, so when the store rolls the batch back the
+ * domain is written back by hand (virt_tag_settle). */
+struct tag_undo {
+	char uuid[40];
+	struct strv before;         /* the domain's tags before the batch */
+	struct strv after;          /* as the batch last wrote them */
 };
 
 /* ---- time ---------------------------------------------------------------- */
@@ -1074,16 +1099,6 @@ static struct workload *inv_by_name(struct inventory *inv, const char *name)
 	return NULL;
 }
 
-static struct workload *inv_nic_owner(struct inventory *inv,
-                                      const char *ifname)
-{
-	for (size_t i = 0; i < inv->n; i++)
-		for (size_t k = 0; k < inv->w[i].nnics; k++)
-			if (strcmp(inv->w[i].nics[k].ifname, ifname) == 0)
-				return &inv->w[i];
-	return NULL;
-}
-
 static const struct nic *nic_in(const struct workload *w, const char *ifname)
 {
 	for (size_t k = 0; w && k < w->nnics; k++)
@@ -1169,42 +1184,20 @@ static void notes_flush(struct virt *v, struct notes *ns, const char *fail)
 }
 
 /*
- * Make the workload of domain @uuid what @want says (NULL: the domain is
- * gone), with policy_* calls against @inv, the inventory as it is now.
- * Returns 1 when it wrote something, 0 when nothing differed, -1 on a
- * failure that must roll the domain back (bh->err).  What it had to
- * leave out (an interface owned by a hand-added workload...) goes into
- * @left with the domain still synced.  What changed, or why it failed,
- * becomes a note in @notes for the audit log.
+ * The domain's workload brought to @want with one policy_workload_put:
+ * one transaction over one inventory load, the enforcer called once (by
+ * the policy layer, with the inventory as it ends up).  Returns 1 when it
+ * wrote, 0 when nothing differed, -1 (bh->err) when the domain could not
+ * be synced; what it had to leave out goes into @left with the rest
+ * synced.  What changed, or why it failed, becomes a note for the audit.
  */
-static int domain_apply(struct virt *v, struct inventory *inv,
-                        const char *uuid, const struct workload *want,
-                        struct strbuf *left, struct notes *notes)
+static int domain_put(struct virt *v, const struct workload *want,
+                      struct strbuf *left, struct notes *notes)
 {
 	struct bh *bh = v->bh;
-	struct workload *cur = inv_by_uuid(inv, uuid), *other;
-	struct strv keep_addr = STRV_INIT, keep_nic = STRV_INIT;
-	const struct nic *curnics = NULL;
-	size_t ncurnics = 0;
-	const struct strv *curtags = NULL;
-	struct note *note = NULL;
-	int recreate, changed = 0, rc = -1;
+	struct strbuf what = STRBUF_INIT;
+	int r;
 
-	if (cur && !is_libvirt(cur)) {
-		bh_error(bh, "libvirt domain \"%s\": workload \"%s\", added "
-		         "by hand, has its uuid %s: delete that workload",
-		         want ? want->name : cur->name, cur->name, uuid);
-		return note_fail(bh, notes, want ? want->name : cur->name);
-	}
-	if (!want) {
-		if (!cur)
-			return 0;
-		note = note_new(notes, cur->name);
-		note_add(note, "removed: the domain is gone");
-		if (policy_workload_delete(bh, cur->name))
-			return -1;
-		return 1;
-	}
 	if (util_name_check("workload", want->name, bh->err,
 	                    sizeof bh->err)) {
 		bh_error(bh, "libvirt domain \"%s\" cannot be a workload: "
@@ -1213,169 +1206,79 @@ static int domain_apply(struct virt *v, struct inventory *inv,
 		         "'virsh domrename'", want->name);
 		return note_fail(bh, notes, want->name);
 	}
-	other = inv_by_name(inv, want->name);
-	if (other && other != cur && !is_libvirt(other)) {
-		bh_error(bh, "libvirt domain \"%s\": a workload of that name "
-		         "was added by hand: delete it, or rename the domain "
-		         "with 'virsh domrename'", want->name);
-		return note_fail(bh, notes, want->name);
-	}
+	r = policy_workload_put(bh, want, &what, left);
+	if (r < 0) {
+		note_fail(bh, notes, want->name);
+	} else if (r > 0 || what.len) {
+		struct note *n = note_new(notes, want->name);
 
-	recreate = !cur || strcmp(cur->name, want->name) ||
-	           strcmp(cur->state, want->state) ||
-	           strcmp(cur->os, want->os) || strcmp(cur->kind, "vm");
-	if (!recreate) {
-		curnics = cur->nics;
-		ncurnics = cur->nnics;
-		curtags = &cur->tags;
+		sb_add(&n->detail, sb_str(&what));
 	}
-	/* Anything to do?  Most events (and most domains of a full sync)
-	 * change nothing: find out before writing. */
-	changed = recreate || (other && other != cur);
-	for (size_t i = 0; !changed && i < want->nnics; i++) {
+	sb_free(&what);
+	return r;
+}
+
+/* The workload of domain @uuid, which is gone: removed.  Same returns. */
+static int domain_gone(struct virt *v, const char *uuid, struct notes *notes)
+{
+	struct bh *bh = v->bh;
+	struct inventory inv;
+	struct workload *cur;
+	char name[BH_NAME_MAX + 1];
+	int hand;
+
+	if (policy_inventory_load(bh, &inv))
+		return -1;
+	cur = inv_by_uuid(&inv, uuid);
+	if (!cur) {
+		policy_inventory_free(&inv);
+		return 0;
+	}
+	snprintf(name, sizeof name, "%s", cur->name);
+	hand = !is_libvirt(cur);
+	policy_inventory_free(&inv);
+	if (hand) {
+		bh_error(bh, "libvirt domain \"%s\": workload \"%s\", added by "
+		         "hand, has its uuid %s: delete that workload", name,
+		         name, uuid);
+		return note_fail(bh, notes, name);
+	}
+	note_add(note_new(notes, name), "removed: the domain is gone");
+	if (policy_workload_delete(bh, name))
+		return note_fail(bh, notes, name);
+	return 1;
+}
+
+/* 1 when @cur already is what @want says: a full sync writes (and loads
+ * the inventory again for) only the domains that changed. */
+static int same(const struct workload *cur, const struct workload *want)
+{
+	if (!is_libvirt(cur) || strcmp(cur->name, want->name) ||
+	    strcmp(cur->state, want->state) || strcmp(cur->os, want->os) ||
+	    strcmp(cur->kind, "vm") || cur->nnics != want->nnics ||
+	    cur->tags.n != want->tags.n)
+		return 0;
+	for (size_t i = 0; i < want->nnics; i++) {
 		const struct nic *n = nic_in(cur, want->nics[i].ifname);
 
-		changed = !n || strcmp(n->mac, want->nics[i].mac);
+		if (!n || strcmp(n->mac, want->nics[i].mac))
+			return 0;
 	}
-	for (size_t i = 0; !changed && i < ncurnics; i++)
-		changed = !nic_in(want, curnics[i].ifname);
-	for (size_t i = 0; !changed && i < want->tags.n; i++)
-		changed = !strv_contains(curtags, want->tags.v[i]);
-	for (size_t i = 0; !changed && curtags && i < curtags->n; i++)
-		changed = !strv_contains(&want->tags, curtags->v[i]);
-	if (!changed)
-		return 0;
-
-	note = note_new(notes, want->name);
-	/* A stale libvirt workload of the same name: its domain was
-	 * undefined and another defined under the name. */
-	if (other && other != cur) {
-		note_add(note, "replaces workload \"%s\" of uuid %s",
-		         other->name, other->uuid);
-		if (policy_workload_delete(bh, other->name))
-			goto done;
-	}
-	/* Tap names are reused: one still held by another libvirt workload
-	 * is stale there (the kernel has one device of a name). */
-	for (size_t i = 0; i < want->nnics; i++) {
-		const char *ifname = want->nics[i].ifname;
-		struct workload *o = inv_nic_owner(inv, ifname);
-
-		if (!o || o == cur || o == other)
-			continue;
-		if (is_libvirt(o)) {
-			note_add(note, "interface %s taken from \"%s\"",
-			         ifname, o->name);
-			if (policy_nic_delete(bh, ifname))
-				goto done;
-		}
-	}
-	/* Addresses bound by hand to NICs that stay are put back after the
-	 * NIC or the whole workload is re-added. */
-	for (size_t i = 0; cur && i < cur->nnics; i++) {
-		const struct nic *n = &cur->nics[i];
-		const struct nic *w = nic_in(want, n->ifname);
-
-		if (!w)
-			continue;
-		if (!recreate && strcmp(w->mac, n->mac) == 0)
-			continue;
-		for (size_t k = 0; k < n->addrs.n; k++) {
-			strv_push(&keep_nic, n->ifname);
-			strv_push(&keep_addr, n->addrs.v[k]);
-		}
-	}
-	if (recreate) {
-		struct workload nw;
-
-		if (cur && policy_workload_delete(bh, cur->name))
-			goto done;
-		memset(&nw, 0, sizeof nw);
-		snprintf(nw.name, sizeof nw.name, "%s", want->name);
-		snprintf(nw.kind, sizeof nw.kind, "vm");
-		snprintf(nw.uuid, sizeof nw.uuid, "%s", uuid);
-		snprintf(nw.os, sizeof nw.os, "%s", want->os);
-		snprintf(nw.state, sizeof nw.state, "%s", want->state);
-		snprintf(nw.source, sizeof nw.source, "libvirt");
-		if (policy_workload_add(bh, &nw))
-			goto done;
-		if (!cur)
-			note_add(note, "added: %s%s%s", want->state,
-			         want->os[0] ? ", os " : "", want->os);
-		else if (strcmp(cur->name, want->name))
-			note_add(note, "renamed from \"%s\"", cur->name);
-		if (cur && strcmp(cur->state, want->state))
-			note_add(note, "state %s", want->state);
-		if (cur && strcmp(cur->os, want->os))
-			note_add(note, "os %s", want->os[0] ? want->os : "none");
-	}
-	for (size_t i = 0; i < ncurnics; i++) {
-		const struct nic *w = nic_in(want, curnics[i].ifname);
-
-		if (w && strcmp(w->mac, curnics[i].mac) == 0)
-			continue;
-		note_add(note, "interface %s removed", curnics[i].ifname);
-		if (policy_nic_delete(bh, curnics[i].ifname))
-			goto done;
-	}
-	for (size_t i = 0; i < want->nnics; i++) {
-		const struct nic *n = &want->nics[i];
-		const struct nic *c = recreate ? NULL : nic_in(cur, n->ifname);
-		struct workload *o = inv_nic_owner(inv, n->ifname);
-
-		if (c && strcmp(c->mac, n->mac) == 0)
-			continue;
-		if (o && o != cur && o != other && !is_libvirt(o)) {
-			sb_addf(left, "%sinterface %s of libvirt domain \"%s\" "
-			        "is also interface of workload \"%s\", added "
-			        "by hand: it was left out; delete it there "
-			        "with 'delete nic %s'", left->len ? "; " : "",
-			        n->ifname, want->name, o->name, n->ifname);
-			note_add(note, "interface %s left out (held by \"%s\")",
-			         n->ifname, o->name);
-			continue;
-		}
-		note_add(note, "interface %s%s%s", n->ifname,
-		         n->mac[0] ? " mac " : "", n->mac);
-		if (policy_nic_add(bh, want->name, n))
-			goto done;
-	}
-	for (size_t i = 0; i < keep_addr.n; i++)
-		if (policy_address_add(bh, want->name, keep_addr.v[i],
-		                       keep_nic.v[i])) {
-			sb_addf(left, "%sworkload \"%s\": address %s could not "
-			        "be bound again to %s: %s",
-			        left->len ? "; " : "", want->name,
-			        keep_addr.v[i], keep_nic.v[i], bh->err);
-		}
-	for (size_t i = 0; curtags && i < curtags->n; i++)
-		if (!strv_contains(&want->tags, curtags->v[i])) {
-			note_add(note, "tag %s removed", curtags->v[i]);
-			if (policy_tag_delete(bh, want->name, curtags->v[i]))
-				goto done;
-		}
 	for (size_t i = 0; i < want->tags.n; i++)
-		if (!curtags || !strv_contains(curtags, want->tags.v[i])) {
-			note_add(note, "tag %s", want->tags.v[i]);
-			if (policy_tag_add(bh, want->name, want->tags.v[i]))
-				goto done;
-		}
-	rc = 1;
-done:
-	if (rc < 0 && note) {
-		note->ok = 0;
-		sb_reset(&note->detail);
-		sb_add(&note->detail, bh->err);
-	}
-	strv_free(&keep_addr);
-	strv_free(&keep_nic);
-	return rc;
+		if (!strv_contains(&cur->tags, want->tags.v[i]))
+			return 0;
+	return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /*
- * The transaction around one or more domain_apply calls.  The enforcer
- * hook is held back while the policy calls run and called once by
- * sync_end() with the final inventory.
+ * The transaction around a full sync: the enforcer hook is held back
+ * while the domains are written and called once by sync_end() with the
+ * final inventory.
  */
 struct sync_tx {
 	struct store_tx tx;
@@ -1430,8 +1333,6 @@ static int sync_end(struct virt *v, struct sync_tx *s, int rc, int changed)
 static int sync_dom(struct virt *v, virDomainPtr dom, const char *uuid)
 {
 	struct workload want;
-	struct inventory inv;
-	struct sync_tx s;
 	struct strbuf left = STRBUF_INIT;
 	struct notes notes = { NULL, 0, 0 };
 	char id[VIR_UUID_STRING_BUFLEN];
@@ -1448,20 +1349,17 @@ static int sync_dom(struct virt *v, virDomainPtr dom, const char *uuid)
 			return -1;
 		}
 	}
-	if (sync_begin(v, &s))
-		goto fail;
-	rc = policy_inventory_load(v->bh, &inv);
-	if (rc == 0) {
-		rc = domain_apply(v, &inv, uuid, r == 0 ? &want : NULL, &left,
-		                  &notes);
-		policy_inventory_free(&inv);
-	}
-	if (sync_end(v, &s, rc, rc > 0)) {
-		notes_flush(v, &notes, v->bh->err);
-		goto fail;
-	}
+	if (r == 0)
+		rc = domain_put(v, &want, &left, &notes);
+	else
+		rc = domain_gone(v, uuid, &notes);
 	notes_flush(v, &notes, NULL);
 	policy_workload_free(&want);
+	if (rc < 0) {
+		sb_free(&left);
+		v->st.sync_failures++;
+		return -1;
+	}
 	v->st.syncs++;
 	v->st.last_sync_us = real_us();
 	if (left.len) {
@@ -1471,25 +1369,36 @@ static int sync_dom(struct virt *v, virDomainPtr dom, const char *uuid)
 		return -1;
 	}
 	return 0;
-fail:
-	policy_workload_free(&want);
-	sb_free(&left);
-	v->st.sync_failures++;
-	return -1;
 }
 
 static int relink(struct virt *v);
+/*
+ * Longest a connection nobody drives (an in-process engine's) is trusted
+ * idle: libvirtd drops a client that leaves its keepalive pings unanswered
+ * for about 30 s, and without a loop the close is only seen by the next
+ * call, which would fail.
+ */
+#define UNDRIVEN_IDLE_MS 15000
 
 /* A connection for a direct call: made again at once (no backoff) when it
- * was lost. */
+ * was lost.  A new connection made for a loop that has not seen the loss
+ * yet leaves it a full sync to do (events were missed). */
 static int need_conn(struct virt *v)
 {
-	if (v->conn && !v->lost)
+	int64_t now = mono_ms();
+
+	if (v->conn && !v->lost &&
+	    (v->driven || now - v->last_use < UNDRIVEN_IDLE_MS)) {
+		v->last_use = now;
 		return 0;
+	}
 	if (relink(v)) {
 		v->st.connect_failures++;
 		return -1;
 	}
+	v->last_use = now;
+	if (v->driven)
+		v->resync_due = 1;
 	return 0;
 }
 
@@ -1502,8 +1411,9 @@ int virt_sync(struct virt *v)
 	struct inventory inv;
 	struct sync_tx s;
 	struct strbuf left = STRBUF_INIT, first = STRBUF_INIT;
+	struct strv keep = STRV_INIT, gone = STRV_INIT;
 	struct notes notes = { NULL, 0, 0 };
-	int n, rc = 0, changed = 0, dirty = 0, failed = 0;
+	int n, rc = 0, changed = 0, failed = 0, r;
 
 	if (need_conn(v))
 		return -1;
@@ -1520,8 +1430,6 @@ int virt_sync(struct virt *v)
 	/* Read every domain first: the transaction stays short and holds
 	 * no RPC. */
 	for (int i = 0; i < n; i++) {
-		int r;
-
 		if (virDomainGetUUIDString(doms[i], uuids[i]) < 0) {
 			uuids[i][0] = '\0';
 			continue;
@@ -1537,6 +1445,8 @@ int virt_sync(struct virt *v)
 		} else {
 			readable[i] = 1;
 		}
+		if (uuids[i][0])
+			strv_push(&keep, uuids[i]);
 	}
 	if (sync_begin(v, &s)) {
 		rc = -1;
@@ -1548,66 +1458,47 @@ int virt_sync(struct virt *v)
 		goto out;
 	}
 	/* Workloads whose domain is gone go first: their tap names may be
-	 * reused by the domains that follow. */
-	for (size_t i = 0; i < inv.n && rc >= 0; i++) {
-		int found = 0;
-
-		if (!is_libvirt(&inv.w[i]))
-			continue;
-		for (int k = 0; k < n && !found; k++)
-			found = strcasecmp(inv.w[i].uuid, uuids[k]) == 0;
-		if (!found && !inv.w[i].uuid[0]) {
-			/* no uuid to know it by: cannot be a domain's */
-			struct note *nt = note_new(&notes, inv.w[i].name);
-
-			note_add(nt, "removed: libvirt workload without uuid");
-			if (policy_workload_delete(v->bh, inv.w[i].name))
-				rc = -1;
-			changed = dirty = 1;
-		} else if (!found) {
-			int r = domain_apply(v, &inv, inv.w[i].uuid, NULL,
-			                     &left, &notes);
-
-			if (r < 0)
-				rc = -1;
-			if (r > 0)
-				changed = dirty = 1;
+	 * reused by the domains that follow.  Most syncs find none, and
+	 * then cost this one inventory load. */
+	strv_sort(&keep);
+	for (size_t i = 0; i < inv.n && !changed; i++)
+		changed = is_libvirt(&inv.w[i]) &&
+		          (!inv.w[i].uuid[0] ||
+		           !bsearch(&(const char *){ inv.w[i].uuid }, keep.v,
+		                    keep.n, sizeof *keep.v, cmp_str));
+	if (changed) {
+		policy_inventory_free(&inv);
+		r = policy_workload_prune(v->bh, "libvirt", &keep, &gone);
+		if (r < 0 || policy_inventory_load(v->bh, &inv)) {
+			sync_end(v, &s, -1, 0);
+			rc = -1;
+			goto out;
 		}
+		for (size_t i = 0; i < gone.n; i++)
+			note_add(note_new(&notes, gone.v[i]),
+			         "removed: the domain is gone");
 	}
-	for (int i = 0; i < n && rc >= 0; i++) {
-		struct store_tx one;
-		int r;
+	for (int i = 0; i < n; i++) {
+		struct workload *cur;
 
 		if (!readable[i])
 			continue;
-		if (dirty) {
-			/* earlier writes: look at the inventory as it is */
-			dirty = 0;
-			policy_inventory_free(&inv);
-			if (policy_inventory_load(v->bh, &inv)) {
-				memset(&inv, 0, sizeof inv);
-				rc = -1;
-				break;
-			}
+		cur = inv_by_uuid(&inv, uuids[i]);
+		if (cur && same(cur, &want[i])) {
+			v->st.syncs++;
+			continue;
 		}
-		if (store_tx_begin(v->bh, &one)) {
-			rc = -1;
-			break;
-		}
-		r = domain_apply(v, &inv, uuids[i], &want[i], &left, &notes);
+		/* one savepoint per domain (inside put): a bad one is left
+		 * out without undoing the others */
+		r = domain_put(v, &want[i], &left, &notes);
 		if (r < 0) {
-			store_tx_rollback(v->bh, &one);
 			if (!first.len)
 				sb_add(&first, v->bh->err);
 			failed++;
 			continue;
 		}
-		if (store_tx_commit(v->bh, &one)) {
-			rc = -1;
-			break;
-		}
 		if (r > 0)
-			changed = dirty = 1;
+			changed = 1;
 		v->st.syncs++;
 	}
 	policy_inventory_free(&inv);
@@ -1640,6 +1531,8 @@ out:
 	free(want);
 	free(uuids);
 	free(readable);
+	strv_free(&keep);
+	strv_free(&gone);
 	sb_free(&left);
 	sb_free(&first);
 	return rc;
@@ -1798,18 +1691,22 @@ static int connect_(struct virt *v)
 		  VIR_DOMAIN_EVENT_CALLBACK(on_metadata) },
 	};
 
+	v->why[0] = '\0';
 	v->conn = virConnectOpen(v->uri);
-	if (!v->conn)
+	if (!v->conn) {
+		snprintf(v->why, sizeof v->why, "%s", verr());
 		return bh_error(v->bh, "cannot connect to libvirt at \"%s\": "
-		                "%s: is libvirtd running?", v->uri, verr());
+		                "%s: is libvirtd running?", v->uri, v->why);
+	}
 	for (int i = 0; i < CB_COUNT; i++) {
 		v->cb[i] = virConnectDomainEventRegisterAny(v->conn, NULL,
 		                                            evs[i].id,
 		                                            evs[i].cb, v,
 		                                            NULL);
 		if (v->cb[i] < 0) {
+			snprintf(v->why, sizeof v->why, "%s", verr());
 			bh_error(v->bh, "libvirt %s: cannot register for "
-			         "domain events: %s", v->uri, verr());
+			         "domain events: %s", v->uri, v->why);
 			disconnect(v);
 			return -1;
 		}
@@ -1868,10 +1765,14 @@ struct virt *virt_open_background(struct bh *bh, const char *uri)
 	return v;
 }
 
+static void undo_free(struct virt *v);
+
 void virt_close(struct virt *v)
 {
 	if (!v)
 		return;
+	virt_tag_settle(v);
+	undo_free(v);
 	disconnect(v);
 	free(v);
 }
@@ -1914,9 +1815,20 @@ static void reconnect(struct virt *v)
 
 int virt_event_dispatch(struct virt *v, const struct pollfd *fds, size_t n)
 {
+	v->driven = 1;
 	v->dispatched = 0;
 	ev_dispatch(fds, n);
 	reconnect(v);
+	if (v->resync_due && virt_connected(v)) {
+		char saved[BH_ERR_MAX];
+
+		v->resync_due = 0;
+		snprintf(saved, sizeof saved, "%s", v->bh->err);
+		if (virt_sync(v))
+			snprintf(v->st.last_error, sizeof v->st.last_error,
+			         "%s", v->bh->err);
+		snprintf(v->bh->err, sizeof v->bh->err, "%s", saved);
+	}
 	return v->dispatched;
 }
 
@@ -1971,6 +1883,127 @@ static int tags_write(struct virt *v, virDomainPtr dom,
 	return 0;
 }
 
+/* Why a tag of a libvirt VM cannot be written now: nothing was changed. */
+static int virt_unreachable(struct virt *v, const char *workload)
+{
+	char why[BH_ERR_MAX];
+
+	snprintf(why, sizeof why, "%s", v->why[0] ? v->why : v->bh->err);
+	return bh_error(v->bh, "workload \"%s\" is a libvirt VM and libvirt at "
+	                "%s does not answer: %s; its tags live in the "
+	                "domain's metadata", workload, v->uri, why);
+}
+
+/* Workload @name into @w (free with policy_workload_free), or -1 with
+ * policy_workload_get's message. */
+static int workload_find(struct bh *bh, const char *name, struct workload *w)
+{
+	struct inventory inv;
+	struct workload *f;
+
+	memset(w, 0, sizeof *w);
+	if (policy_inventory_load(bh, &inv))
+		return -1;
+	f = inv_by_name(&inv, name);
+	if (f) {
+		*w = *f;
+		memset(f, 0, sizeof *f);
+	}
+	policy_inventory_free(&inv);
+	return f ? 0 : policy_workload_get(bh, name, w);
+}
+
+static void undo_free(struct virt *v)
+{
+	for (size_t i = 0; i < v->nundo; i++) {
+		strv_free(&v->undo[i].before);
+		strv_free(&v->undo[i].after);
+	}
+	free(v->undo);
+	v->undo = NULL;
+	v->nundo = 0;
+	v->undo_batch = NULL;
+}
+
+static int strv_same(const struct strv *a, const struct strv *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (!strv_contains(b, a->v[i]))
+			return 0;
+	return 1;
+}
+
+/* Domain @uuid is about to get @after inside the current batch; @before
+ * is what it had (kept from the batch's first write only). */
+static void settle(struct virt *v, int force);
+
+static void undo_note(struct virt *v, const char *uuid,
+                      const struct strv *before, const struct strv *after)
+{
+	struct tag_undo *u = NULL;
+
+	if (v->undo_batch != v->bh->batch) {
+		/* a batch no one settled (a caller other than the daemon's
+		 * loop): it has ended, since another runs */
+		settle(v, 1);
+		v->undo_batch = v->bh->batch;
+	}
+	for (size_t i = 0; i < v->nundo && !u; i++)
+		if (strcmp(v->undo[i].uuid, uuid) == 0)
+			u = &v->undo[i];
+	if (!u) {
+		v->undo = xrealloc(v->undo, (v->nundo + 1) * sizeof *v->undo);
+		u = &v->undo[v->nundo++];
+		memset(u, 0, sizeof *u);
+		snprintf(u->uuid, sizeof u->uuid, "%s", uuid);
+		strv_copy(&u->before, before);
+	}
+	strv_free(&u->after);
+	strv_copy(&u->after, after);
+}
+
+static void settle(struct virt *v, int force)
+{
+	struct inventory inv;
+	char saved[BH_ERR_MAX];
+
+	if (!v || !v->nundo || (v->bh->batch && !force))
+		return;
+	snprintf(saved, sizeof saved, "%s", v->bh->err);
+	if (policy_inventory_load(v->bh, &inv) == 0) {
+		for (size_t i = 0; i < v->nundo; i++) {
+			struct tag_undo *u = &v->undo[i];
+			struct workload *w = inv_by_uuid(&inv, u->uuid);
+			struct workload now;
+			virDomainPtr dom;
+
+			/* the batch committed: the store has what we wrote */
+			if (w && strv_same(&w->tags, &u->after))
+				continue;
+			if (need_conn(v) || !(dom = lookup(v, u->uuid)))
+				continue;
+			/* written back only when no one changed it since */
+			if (domain_read(v, dom, &now) == 0) {
+				if (strv_same(&now.tags, &u->after) &&
+				    tags_write(v, dom, &u->before) == 0)
+					sync_dom(v, dom, NULL);
+				policy_workload_free(&now);
+			}
+			virDomainFree(dom);
+		}
+		policy_inventory_free(&inv);
+	}
+	undo_free(v);
+	snprintf(v->bh->err, sizeof v->bh->err, "%s", saved);
+}
+
+void virt_tag_settle(struct virt *v)
+{
+	settle(v, 0);
+}
+
 static int tag_change(struct virt *v, const char *workload, const char *tag,
                       int add)
 {
@@ -1981,7 +2014,9 @@ static int tag_change(struct virt *v, const char *workload, const char *tag,
 
 	if (add && util_tag_check(tag, bh->err, sizeof bh->err))
 		return -1;
-	if (policy_workload_get(bh, workload, &w))
+	/* The inventory is enough (policy_workload_get would also load the
+	 * config for the groups): this is on the path of every `add tag`. */
+	if (workload_find(bh, workload, &w))
 		return -1;
 	if (!is_libvirt(&w) || !w.uuid[0]) {
 		policy_workload_free(&w);
@@ -1989,19 +2024,24 @@ static int tag_change(struct virt *v, const char *workload, const char *tag,
 		             policy_tag_delete(bh, workload, tag);
 	}
 	if (need_conn(v)) {
-		char why[BH_ERR_MAX];
-
-		snprintf(why, sizeof why, "%s", bh->err);
 		policy_workload_free(&w);
-		return bh_error(bh, "workload \"%s\": its tags live in libvirt: "
-		                "%s", workload, why);
+		return virt_unreachable(v, workload);
 	}
 	dom = virDomainLookupByUUIDString(v->conn, w.uuid);
-	if (!dom) {
-		bh_error(bh, "workload \"%s\": its libvirt domain (uuid %s) "
-		         "is gone: %s", workload, w.uuid, verr());
+	if (!dom && !gone()) {
+		snprintf(v->why, sizeof v->why, "%s", verr());
 		policy_workload_free(&w);
+		return virt_unreachable(v, workload);
+	}
+	if (!dom) {
+		char why[BH_ERR_MAX];
+
+		snprintf(why, sizeof why, "%s", verr());
+		/* the store follows: the workload goes */
 		virt_sync_domain(v, w.uuid);
+		bh_error(bh, "workload \"%s\": its libvirt domain (uuid %s) "
+		         "is gone: %s", workload, w.uuid, why);
+		policy_workload_free(&w);
 		return -1;
 	}
 	/* The domain's own list is the truth: read it, change it, write it
@@ -2034,10 +2074,20 @@ static int tag_change(struct virt *v, const char *workload, const char *tag,
 		if (add)
 			strv_push(&tags, tag);
 		strv_uniq(&tags);
+		if (bh->batch)
+			undo_note(v, w.uuid, &now.tags, &tags);
 		rc = tags_write(v, dom, &tags);
 		strv_free(&tags);
-		if (rc == 0)
-			rc = sync_dom(v, dom, NULL);
+		if (rc == 0 && sync_dom(v, dom, NULL)) {
+			/* the store refused (the enforcer, a conflict): the
+			 * domain goes back to what it said, as best we can */
+			char why[BH_ERR_MAX];
+
+			snprintf(why, sizeof why, "%s", bh->err);
+			tags_write(v, dom, &now.tags);
+			snprintf(bh->err, sizeof bh->err, "%s", why);
+			rc = -1;
+		}
 	}
 	policy_workload_free(&now);
 out:
@@ -2054,6 +2104,17 @@ int virt_tag_add(struct virt *v, const char *workload, const char *tag)
 int virt_tag_delete(struct virt *v, const char *workload, const char *tag)
 {
 	return tag_change(v, workload, tag, 0);
+}
+
+int virt_tag_write(struct bh *bh, const char *workload, const char *tag,
+                   int add)
+{
+	struct virt *v = bh->tag_handle;
+
+	if (!v)
+		return add ? policy_tag_add(bh, workload, tag) :
+		             policy_tag_delete(bh, workload, tag);
+	return tag_change(v, workload, tag, add);
 }
 
 /* ---- addresses ------------------------------------------------------------ */

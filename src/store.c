@@ -55,9 +55,13 @@ static const char SQL_WORKLOAD_INSERT[] =
 	"INSERT INTO workload(name, kind, uuid, os, host, netns, state, source,"
 	" created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char SQL_WORKLOAD_DELETE[] = "DELETE FROM workload WHERE id = ?1";
+static const char SQL_WORKLOAD_UPDATE[] =
+	"UPDATE workload SET name = ?2, kind = ?3, uuid = ?4, os = ?5, host = ?6,"
+	" netns = ?7, state = ?8, source = ?9 WHERE id = ?1";
 static const char SQL_NIC_INSERT[] =
 	"INSERT INTO nic(workload, ifname, mac) VALUES (?1, ?2, ?3)";
 static const char SQL_NIC_DELETE[] = "DELETE FROM nic WHERE ifname = ?1";
+static const char SQL_NIC_MAC_SET[] = "UPDATE nic SET mac = ?2 WHERE ifname = ?1";
 static const char SQL_ADDRESS_INSERT[] =
 	"INSERT INTO address(nic, addr, family, origin) "
 	"SELECT id, ?2, ?3, ?4 FROM nic WHERE ifname = ?1";
@@ -711,6 +715,28 @@ int store_workload_delete(struct bh *bh, int64_t id)
 	return run(bh, st);
 }
 
+int store_workload_update(struct bh *bh, const struct workload *w)
+{
+	sqlite3_stmt *st = prep(bh, SQL_WORKLOAD_UPDATE);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, w->id);
+	bind_text(st, 2, w->name);
+	bind_text(st, 3, w->kind);
+	bind_text(st, 4, w->uuid);
+	bind_text(st, 5, w->os);
+	bind_text(st, 6, w->host);
+	bind_text(st, 7, w->netns);
+	bind_text(st, 8, w->state);
+	bind_text(st, 9, w->source);
+	if (run(bh, st))
+		return -1;
+	if (sqlite3_changes(bh->db) != 1)
+		return bh_error(bh, "store: workload \"%s\" vanished", w->name);
+	return 0;
+}
+
 int store_nic_insert(struct bh *bh, int64_t workload, const char *ifname,
                      const char *mac)
 {
@@ -732,6 +758,21 @@ int store_nic_delete(struct bh *bh, const char *ifname)
 		return -1;
 	bind_text(st, 1, ifname);
 	return run(bh, st);
+}
+
+int store_nic_mac_set(struct bh *bh, const char *ifname, const char *mac)
+{
+	sqlite3_stmt *st = prep(bh, SQL_NIC_MAC_SET);
+
+	if (!st)
+		return -1;
+	bind_text(st, 1, ifname);
+	bind_text(st, 2, mac ? mac : "");
+	if (run(bh, st))
+		return -1;
+	if (sqlite3_changes(bh->db) != 1)
+		return bh_error(bh, "store: interface \"%s\" vanished", ifname);
+	return 0;
 }
 
 int store_address_insert(struct bh *bh, const char *ifname, const char *addr,
