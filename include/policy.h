@@ -79,6 +79,22 @@ struct inventory {
  * policy_inventory_free(). */
 int policy_inventory_load(struct bh *bh, struct inventory *out);
 void policy_inventory_free(struct inventory *inv);
+/*
+ * Lookups in a loaded inventory; NULL when absent.  They scan (an
+ * inventory patched in memory need not be sorted): O(workloads), or
+ * O(NICs) by interface, fine at a few thousand.  By uuid: in any case.
+ * by_nic also gives the NIC when @nic is not NULL; policy_workload_nic
+ * takes a NULL workload.
+ */
+struct workload *policy_inventory_by_name(const struct inventory *inv,
+                                          const char *name);
+struct workload *policy_inventory_by_uuid(const struct inventory *inv,
+                                          const char *uuid);
+struct workload *policy_inventory_by_nic(const struct inventory *inv,
+                                         const char *ifname,
+                                         struct nic **nic);
+struct nic *policy_workload_nic(const struct workload *w,
+                                const char *ifname);
 
 /*
  * Inventory edits.  They act at once (no commit), are validated first and

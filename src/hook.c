@@ -85,30 +85,6 @@ static int is_libvirt(const struct workload *w)
 	return strcmp(w->source, "libvirt") == 0;
 }
 
-static struct workload *by_uuid(struct inventory *inv, const char *uuid)
-{
-	for (size_t i = 0; i < inv->n; i++)
-		if (inv->w[i].uuid[0] && strcasecmp(inv->w[i].uuid, uuid) == 0)
-			return &inv->w[i];
-	return NULL;
-}
-
-static struct workload *by_name(struct inventory *inv, const char *name)
-{
-	for (size_t i = 0; i < inv->n; i++)
-		if (strcmp(inv->w[i].name, name) == 0)
-			return &inv->w[i];
-	return NULL;
-}
-
-static struct workload *nic_owner(struct inventory *inv, const char *ifname)
-{
-	for (size_t i = 0; i < inv->n; i++)
-		for (size_t k = 0; k < inv->w[i].nnics; k++)
-			if (strcmp(inv->w[i].nics[k].ifname, ifname) == 0)
-				return &inv->w[i];
-	return NULL;
-}
 
 static const struct nic *nic_in(const struct workload *w, const char *ifname)
 {
@@ -156,8 +132,8 @@ static int same(const struct workload *cur, const struct workload *want)
 static int reconcile(struct bh *bh, struct inventory *inv,
                      const struct workload *want, struct strbuf *note)
 {
-	struct workload *cur = by_uuid(inv, want->uuid);
-	struct workload *other = by_name(inv, want->name);
+	struct workload *cur = policy_inventory_by_uuid(inv, want->uuid);
+	struct workload *other = policy_inventory_by_name(inv, want->name);
 	struct strv keep_addr = STRV_INIT, keep_nic = STRV_INIT;
 	struct workload nw;
 	int rc = -1;
@@ -180,7 +156,7 @@ static int reconcile(struct bh *bh, struct inventory *inv,
 
 	for (size_t i = 0; i < want->nnics; i++) {
 		const char *ifname = want->nics[i].ifname;
-		struct workload *o = nic_owner(inv, ifname);
+		struct workload *o = policy_inventory_by_nic(inv, ifname, NULL);
 
 		if (o && o != cur && o != other && !is_libvirt(o))
 			return bh_error(bh, "interface %s of libvirt domain "
@@ -212,7 +188,7 @@ static int reconcile(struct bh *bh, struct inventory *inv,
 	}
 	for (size_t i = 0; i < want->nnics; i++) {
 		const char *ifname = want->nics[i].ifname;
-		struct workload *o = nic_owner(inv, ifname);
+		struct workload *o = policy_inventory_by_nic(inv, ifname, NULL);
 
 		if (!o || o == cur || o == other)
 			continue;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bulkhead.h"
 #include "policy.h"
@@ -41,17 +42,45 @@ static struct workload *find_workload(const struct inventory *inv,
 	               cmp_workload_name);
 }
 
-/* The NIC named @ifname and its workload; NULL when none. */
-static struct workload *find_nic(const struct inventory *inv,
-                                 const char *ifname, struct nic **nic)
+/* ---- lookups (policy.h) ---------------------------------------------- */
+struct workload *policy_inventory_by_name(const struct inventory *inv,
+                                          const char *name)
 {
 	for (size_t i = 0; i < inv->n; i++)
-		for (size_t k = 0; k < inv->w[i].nnics; k++)
-			if (strcmp(inv->w[i].nics[k].ifname, ifname) == 0) {
-				if (nic)
-					*nic = &inv->w[i].nics[k];
-				return &inv->w[i];
-			}
+		if (strcmp(inv->w[i].name, name) == 0)
+			return &inv->w[i];
+	return NULL;
+}
+
+struct workload *policy_inventory_by_uuid(const struct inventory *inv,
+                                          const char *uuid)
+{
+	for (size_t i = 0; i < inv->n; i++)
+		if (inv->w[i].uuid[0] && strcasecmp(inv->w[i].uuid, uuid) == 0)
+			return &inv->w[i];
+	return NULL;
+}
+
+struct workload *policy_inventory_by_nic(const struct inventory *inv,
+                                         const char *ifname,
+                                         struct nic **nic)
+{
+	for (size_t i = 0; i < inv->n; i++) {
+		struct nic *n = policy_workload_nic(&inv->w[i], ifname);
+		if (n) {
+			if (nic)
+				*nic = n;
+			return &inv->w[i];
+		}
+	}
+	return NULL;
+}
+
+struct nic *policy_workload_nic(const struct workload *w, const char *ifname)
+{
+	for (size_t k = 0; w && k < w->nnics; k++)
+		if (strcmp(w->nics[k].ifname, ifname) == 0)
+			return &w->nics[k];
 	return NULL;
 }
 
@@ -286,7 +315,7 @@ int policy_nic_add(struct bh *bh, const char *workload, const struct nic *nic)
 	}
 	if (util_ifname_check(nic->ifname, bh->err, sizeof bh->err))
 		goto done;
-	if (find_nic(&e.inv, nic->ifname, NULL)) {
+	if (policy_inventory_by_nic(&e.inv, nic->ifname, NULL)) {
 		bh_error(bh, "interface \"%s\" already exists", nic->ifname);
 		goto done;
 	}
@@ -330,7 +359,7 @@ int policy_nic_delete(struct bh *bh, const char *ifname)
 
 	if (inv_begin(bh, &e))
 		return -1;
-	if (find_nic(&e.inv, ifname, NULL))
+	if (policy_inventory_by_nic(&e.inv, ifname, NULL))
 		rc = store_nic_delete(bh, ifname);
 	else
 		rc = no_nic(bh, &e.inv, ifname);
@@ -353,7 +382,7 @@ int policy_address_add(struct bh *bh, const char *workload, const char *addr,
 		goto done;
 	}
 	if (nic && *nic) {
-		owner = find_nic(&e.inv, nic, NULL);
+		owner = policy_inventory_by_nic(&e.inv, nic, NULL);
 		if (!owner) {
 			no_nic(bh, &e.inv, nic);
 			goto done;
@@ -559,23 +588,6 @@ static void note_add(struct strbuf *what, const char *fmt, ...)
 	va_end(ap);
 }
 
-static struct workload *find_uuid(const struct inventory *inv,
-                                  const char *uuid)
-{
-	for (size_t i = 0; i < inv->n; i++)
-		if (inv->w[i].uuid[0] && strcmp(inv->w[i].uuid, uuid) == 0)
-			return &inv->w[i];
-	return NULL;
-}
-
-static const struct nic *nic_named(const struct workload *w,
-                                   const char *ifname)
-{
-	for (size_t k = 0; w && k < w->nnics; k++)
-		if (strcmp(w->nics[k].ifname, ifname) == 0)
-			return &w->nics[k];
-	return NULL;
-}
 
 static int cmp_workload(const void *a, const void *b)
 {
@@ -678,7 +690,7 @@ static int put_check(struct bh *bh, const struct workload *w,
 
 		if (util_ifname_check(n->ifname, bh->err, sizeof bh->err))
 			return -1;
-		if (nic_named(nw, n->ifname))
+		if (policy_workload_nic(nw, n->ifname))
 			return bh_error(bh, "workload \"%s\": interface \"%s\" "
 			                "given twice", w->name, n->ifname);
 		if (n->mac[0] && util_mac_parse(n->mac, c->mac, sizeof c->mac,
@@ -699,7 +711,7 @@ static int put_same(const struct workload *cur, const struct workload *nw)
 	    cur->tags.n != nw->tags.n)
 		return 0;
 	for (size_t i = 0; i < nw->nnics; i++) {
-		const struct nic *c = nic_named(cur, nw->nics[i].ifname);
+		const struct nic *c = policy_workload_nic(cur, nw->nics[i].ifname);
 
 		if (!c || strcmp(c->mac, nw->nics[i].mac))
 			return 0;
@@ -726,7 +738,7 @@ int policy_workload_put(struct bh *bh, const struct workload *w,
 		policy_workload_free(&nw);
 		return -1;
 	}
-	cur = find_uuid(&e.inv, nw.uuid);
+	cur = policy_inventory_by_uuid(&e.inv, nw.uuid);
 	if (cur && strcmp(cur->source, src)) {
 		bh_error(bh, "%s domain \"%s\": workload \"%s\", added by hand, "
 		         "has its uuid %s: delete that workload", src, nw.name,
@@ -747,7 +759,7 @@ int policy_workload_put(struct bh *bh, const struct workload *w,
 	 * added by hand is left out. */
 	for (size_t i = 0; i < nw.nnics;) {
 		struct nic *n = &nw.nics[i];
-		struct workload *o = find_nic(&e.inv, n->ifname, NULL);
+		struct workload *o = policy_inventory_by_nic(&e.inv, n->ifname, NULL);
 
 		if (!o || o == cur || o == other) {
 			i++;
@@ -807,7 +819,7 @@ int policy_workload_put(struct bh *bh, const struct workload *w,
 		if (strcmp(cur->host, nw.host))
 			note_add(what, "host %s", nw.host[0] ? nw.host : "none");
 		for (size_t i = 0; i < cur->nnics; i++)
-			if (!nic_named(&nw, cur->nics[i].ifname)) {
+			if (!policy_workload_nic(&nw, cur->nics[i].ifname)) {
 				note_add(what, "interface %s removed",
 				         cur->nics[i].ifname);
 				if (store_nic_delete(bh, cur->nics[i].ifname))
@@ -816,7 +828,7 @@ int policy_workload_put(struct bh *bh, const struct workload *w,
 	}
 	for (size_t i = 0; i < nw.nnics; i++) {
 		struct nic *n = &nw.nics[i];
-		const struct nic *c = nic_named(cur, n->ifname);
+		const struct nic *c = policy_workload_nic(cur, n->ifname);
 
 		if (c) {
 			/* stays: keeps its bound addresses */

@@ -1083,29 +1083,6 @@ static int domain_read(struct virt *v, virDomainPtr dom, struct workload *w)
 }
 
 /* ---- bringing the store in step ------------------------------------------ */
-static struct workload *inv_by_uuid(struct inventory *inv, const char *uuid)
-{
-	for (size_t i = 0; i < inv->n; i++)
-		if (inv->w[i].uuid[0] && strcasecmp(inv->w[i].uuid, uuid) == 0)
-			return &inv->w[i];
-	return NULL;
-}
-
-static struct workload *inv_by_name(struct inventory *inv, const char *name)
-{
-	for (size_t i = 0; i < inv->n; i++)
-		if (strcmp(inv->w[i].name, name) == 0)
-			return &inv->w[i];
-	return NULL;
-}
-
-static const struct nic *nic_in(const struct workload *w, const char *ifname)
-{
-	for (size_t k = 0; w && k < w->nnics; k++)
-		if (strcmp(w->nics[k].ifname, ifname) == 0)
-			return &w->nics[k];
-	return NULL;
-}
 
 static int is_libvirt(const struct workload *w)
 {
@@ -1229,7 +1206,7 @@ static int domain_gone(struct virt *v, const char *uuid, struct notes *notes)
 
 	if (policy_inventory_load(bh, &inv))
 		return -1;
-	cur = inv_by_uuid(&inv, uuid);
+	cur = policy_inventory_by_uuid(&inv, uuid);
 	if (!cur) {
 		policy_inventory_free(&inv);
 		return 0;
@@ -1259,7 +1236,7 @@ static int same(const struct workload *cur, const struct workload *want)
 	    cur->tags.n != want->tags.n)
 		return 0;
 	for (size_t i = 0; i < want->nnics; i++) {
-		const struct nic *n = nic_in(cur, want->nics[i].ifname);
+		const struct nic *n = policy_workload_nic(cur, want->nics[i].ifname);
 
 		if (!n || strcmp(n->mac, want->nics[i].mac))
 			return 0;
@@ -1483,7 +1460,7 @@ int virt_sync(struct virt *v)
 
 		if (!readable[i])
 			continue;
-		cur = inv_by_uuid(&inv, uuids[i]);
+		cur = policy_inventory_by_uuid(&inv, uuids[i]);
 		if (cur && same(cur, &want[i])) {
 			v->st.syncs++;
 			continue;
@@ -1574,9 +1551,9 @@ int virt_sync_domain(struct virt *v, const char *name_or_uuid)
 	/* No such domain: its workload, if any, goes. */
 	if (policy_inventory_load(v->bh, &inv))
 		return -1;
-	w = inv_by_uuid(&inv, name_or_uuid);
+	w = policy_inventory_by_uuid(&inv, name_or_uuid);
 	if (!w)
-		w = inv_by_name(&inv, name_or_uuid);
+		w = policy_inventory_by_name(&inv, name_or_uuid);
 	if (w && is_libvirt(w))
 		snprintf(uuid, sizeof uuid, "%s", w->uuid);
 	policy_inventory_free(&inv);
@@ -1904,7 +1881,7 @@ static int workload_find(struct bh *bh, const char *name, struct workload *w)
 	memset(w, 0, sizeof *w);
 	if (policy_inventory_load(bh, &inv))
 		return -1;
-	f = inv_by_name(&inv, name);
+	f = policy_inventory_by_name(&inv, name);
 	if (f) {
 		*w = *f;
 		memset(f, 0, sizeof *f);
@@ -1975,7 +1952,7 @@ static void settle(struct virt *v, int force)
 	if (policy_inventory_load(v->bh, &inv) == 0) {
 		for (size_t i = 0; i < v->nundo; i++) {
 			struct tag_undo *u = &v->undo[i];
-			struct workload *w = inv_by_uuid(&inv, u->uuid);
+			struct workload *w = policy_inventory_by_uuid(&inv, u->uuid);
 			struct workload now;
 			virDomainPtr dom;
 
