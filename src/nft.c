@@ -95,7 +95,21 @@ struct enforcer {
 	int64_t memo_rev;
 	uint64_t memo_hash;
 	struct strbuf script;      /* the last script sent */
+	struct config running;     /* the running config, kept for inventory
+	                              changes while it stays the newest
+	                              revision; valid when have_running */
+	int have_running;
 };
+
+static void running_forget(struct enforcer *e)
+{
+	if (e->have_running) {
+		if (e->memo_cfg == &e->running)
+			e->memo_cfg = NULL;
+		policy_config_free(&e->running);
+		e->have_running = 0;
+	}
+}
 
 static struct enforcer *enf(struct bh *bh)
 {
@@ -182,6 +196,7 @@ void nft_detach(struct bh *bh)
 		compile_free(&e->last);
 	if (e->have_prev)
 		policy_inventory_free(&e->prev);
+	running_forget(e);
 	sb_free(&e->script);
 	if (e->nl)
 		mnl_socket_close(e->nl);
@@ -1920,6 +1935,9 @@ int nft_apply(struct bh *bh, const struct config *cfg,
 		compile_free(&want);
 		return bh_error(bh, "commit: no enforcer attached");
 	}
+	/* A full apply may be of a revision that is undone later: drop the
+	 * running config kept for inventory changes (nft_inventory_apply). */
+	running_forget(enf(bh));
 	rc = apply_ruleset(bh, &want, "commit");
 	compile_free(&want);
 	if (rc == 0)
@@ -2448,17 +2466,32 @@ int nft_sync(struct bh *bh, const struct config *cfg,
 	return rc;
 }
 
+/*
+ * The running config is kept between inventory changes, keyed by its
+ * revision: loading it costs more than the change itself at 10,000 rules
+ * (~15 ms against ~1 ms).  Revisions never change once committed; the one
+ * way a number can come back with other content is a commit undone with
+ * its batch, and every full apply (the commit, then the re-apply that
+ * undoes it) drops the kept copy, so it is never used across that.
+ */
 int nft_inventory_apply(struct bh *bh, const struct inventory *inv)
 {
-	struct config cfg;
-	int rc;
+	struct enforcer *e = enf(bh);
+	struct candidate_state st;
 
-	memset(&cfg, 0, sizeof cfg);
-	if (policy_config_load(bh, CONFIG_RUNNING, &cfg) != 0)
+	if (!e)
+		return bh_error(bh, "inventory: no enforcer attached");
+	if (policy_candidate_state(bh, &st) != 0)
 		return -1;
-	rc = nft_sync(bh, &cfg, inv);
-	policy_config_free(&cfg);
-	return rc;
+	if (e->have_running && e->running.revision != st.running_rev)
+		running_forget(e);
+	if (!e->have_running) {
+		memset(&e->running, 0, sizeof e->running);
+		if (policy_config_load(bh, CONFIG_RUNNING, &e->running) != 0)
+			return -1;
+		e->have_running = 1;
+	}
+	return nft_sync(bh, &e->running, inv);
 }
 
 int nft_check(struct bh *bh, const struct config *cfg,
