@@ -99,6 +99,10 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
                     const struct compile_opts *o, struct ruleset *out,
                     char *err, size_t errlen);
 void compile_free(struct ruleset *rs);
+/* Free what one set or chain owns (the struct itself stays), for callers
+ * that move objects between rulesets (the enforcer's kept copy). */
+void compile_set_free(struct cset *s);
+void compile_chain_free(struct cchain *c);
 
 /*
  * The ruleset as one `nft -f` file: `table netdev bulkhead { ... }` with

@@ -1530,23 +1530,31 @@ uint64_t compile_policy_hash(const struct config *cfg,
 	return h;
 }
 
+void compile_set_free(struct cset *s)
+{
+	free(s->name);
+	strv_free(&s->decl);
+	strv_free(&s->elems);
+	free(s->comment);
+}
+
+void compile_chain_free(struct cchain *c)
+{
+	free(c->name);
+	free(c->hook);
+	free(c->device);
+	strv_free(&c->rules);
+	free(c->rule_ids);
+	free(c->comment);
+}
+
 void compile_free(struct ruleset *rs)
 {
-	for (size_t i = 0; i < rs->nsets; i++) {
-		free(rs->sets[i].name);
-		strv_free(&rs->sets[i].decl);
-		strv_free(&rs->sets[i].elems);
-		free(rs->sets[i].comment);
-	}
+	for (size_t i = 0; i < rs->nsets; i++)
+		compile_set_free(&rs->sets[i]);
 	free(rs->sets);
-	for (size_t i = 0; i < rs->nchains; i++) {
-		free(rs->chains[i].name);
-		free(rs->chains[i].hook);
-		free(rs->chains[i].device);
-		strv_free(&rs->chains[i].rules);
-		free(rs->chains[i].rule_ids);
-		free(rs->chains[i].comment);
-	}
+	for (size_t i = 0; i < rs->nchains; i++)
+		compile_chain_free(&rs->chains[i]);
 	free(rs->chains);
 	strv_free(&rs->counters);
 	strv_free(&rs->used_groups);

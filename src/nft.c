@@ -1989,10 +1989,7 @@ static void merge_part(struct ruleset *last, struct ruleset *part)
 	last->chains = xcalloc(old.nchains + part->nchains + 1, sizeof *last->chains);
 	for (size_t i = 0; i < old.nsets; i++) {
 		if (compile_inventory_object('s', old.sets[i].name, 0)) {
-			free(old.sets[i].name);
-			strv_free(&old.sets[i].decl);
-			strv_free(&old.sets[i].elems);
-			free(old.sets[i].comment);
+			compile_set_free(&old.sets[i]);
 			continue;
 		}
 		last->sets[ns++] = old.sets[i];
@@ -2004,12 +2001,7 @@ static void merge_part(struct ruleset *last, struct ruleset *part)
 		struct cchain *c = &old.chains[i];
 
 		if (compile_inventory_object('h', c->name, c->hook != NULL)) {
-			free(c->name);
-			free(c->hook);
-			free(c->device);
-			strv_free(&c->rules);
-			free(c->rule_ids);
-			free(c->comment);
+			compile_chain_free(c);
 			continue;
 		}
 		last->chains[nc++] = *c;
@@ -2248,12 +2240,7 @@ static void last_apply_delta(struct ruleset *last, const struct ruleset *a,
 			struct cchain *c = &last->chains[i];
 
 			if (compile_find_chain(a, c->name) || compile_find_chain(b, c->name)) {
-				free(c->name);
-				free(c->hook);
-				free(c->device);
-				strv_free(&c->rules);
-				free(c->rule_ids);
-				free(c->comment);
+				compile_chain_free(c);
 				continue;
 			}
 			v[n++] = *c;
