@@ -58,6 +58,18 @@ typedef int bh_inventory_fn(struct bh *bh, const struct inventory *inv);
 typedef int bh_tag_fn(struct bh *bh, const char *workload, const char *tag,
                       int add);
 
+/*
+ * An operational event has happened and is in the store: @trigger is
+ * "quarantine", "release", "tag-added" or "tag-removed", @workload the
+ * workload's name, @detail a JSON object with the event's facts (tag,
+ * reason, by, until...).  Called after the change has committed, never
+ * inside its transaction (in an all-or-nothing batch: once the batch has
+ * succeeded), whoever made it: a command, a libvirt event, an expiry.
+ * The daemon sets it to run its playbooks; NULL: nothing happens.
+ */
+typedef void bh_event_fn(struct bh *bh, const char *trigger,
+                         const char *workload, const char *detail);
+
 struct bh {
 	struct sqlite3 *db;
 	char db_path[PATH_MAX];
@@ -79,6 +91,8 @@ struct bh {
 	void *tag_handle;            /* tag_write's state (the libvirt
 	                                provider, struct virt), owned by
 	                                whoever set tag_write */
+	bh_event_fn *event;          /* NULL: events go nowhere */
+	void *event_handle;          /* event's state, owned by its setter */
 };
 
 /*

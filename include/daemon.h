@@ -33,6 +33,41 @@ struct daemon_opts {
 	                              PREFIXviewer; NULL: DAEMON_GROUP_PREFIX */
 };
 
+/* ---- the daemon's parts ---------------------------------------------------
+ * A part of the daemon with descriptors or timers of its own (the flow log,
+ * address learning, link events, playbooks...) is a service: one line in
+ * daemon.c's services[] table.  Services start after the engine, the
+ * socket and the libvirt provider, in table order, and stop in reverse.
+ */
+struct loop;
+struct virt;
+
+struct daemon_env {
+	struct bh *bh;          /* the daemon's engine */
+	struct loop *loop;      /* register fds and timers here (loop.h) */
+	struct virt *virt;      /* the libvirt provider; NULL without one */
+	int foreground;
+};
+
+struct daemon_service {
+	const char *name;
+	/* Returns the service's state (never NULL on success), or NULL
+	 * with the reason in @err: the daemon logs it and runs without the
+	 * service. */
+	void *(*start)(const struct daemon_env *env, char *err,
+	               size_t errlen);
+	/* Unregister and free everything; NULL: nothing to do. */
+	void (*stop)(void *state);
+	/* Everything may have changed (SIGHUP, libvirt reconnected): look
+	 * again.  NULL: nothing to do. */
+	void (*resync)(void *state);
+};
+
+/* Log as the daemon does (standard error in the foreground, else syslog);
+ * @prio is a syslog priority.  Outside a daemon: standard error. */
+void daemon_log(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /*
  * Run the daemon until SIGTERM or SIGINT.  Everything that can fail at
  * start (another daemon on the socket or holding the pid file, the store,

@@ -55,6 +55,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "libvirt.h"
+#include "loop.h"
 #include "policy.h"
 #include "util.h"
 
@@ -108,18 +109,18 @@ struct daemon {
 	int64_t confirm_due;          /* realtime ms; 0: nothing pending */
 	int64_t recheck_at;           /* monotonic ms */
 	struct virt_stats vs;         /* as last logged */
+	struct loop *loop;            /* the services' fds and timers */
+	void *svc_state[16];          /* services[i]'s, NULL: not running */
 	int stop;
 };
 
+/* The daemon's parts with fds or timers of their own (daemon.h); a NULL
+ * name ends the table. */
+static const struct daemon_service services[] = {
+	{ NULL, NULL, NULL, NULL },
+};
+
 /* ---- small things -------------------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void dlog(struct daemon *d, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -139,6 +140,22 @@ static void dlog(struct daemon *d, int prio, const char *fmt, ...)
 		fflush(stderr);
 	}
 	va_end(ap);
+}
+
+static struct daemon *the_daemon;
+
+void daemon_log(int prio, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (the_daemon)
+		dlog(the_daemon, prio, "%s", msg);
+	else
+		fprintf(stderr, "bulkhead: %s\n", msg);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -328,7 +345,7 @@ static void confirm_refresh(struct daemon *d)
 
 	if (policy_confirm_pending(d->bh, &due) == 0)
 		d->confirm_due = due;
-	d->recheck_at = mono_ms() + RECHECK_MS;
+	d->recheck_at = loop_now_ms() + RECHECK_MS;
 }
 
 /* The deadline passed: roll back, as any engine would on its next open,
@@ -379,6 +396,8 @@ static void virt_watch(struct daemon *d)
 	d->vs = s;
 }
 
+static void services_resync(struct daemon *d);
+
 /* SIGHUP: the kernel and libvirt brought in step with the store again. */
 static void resync(struct daemon *d)
 {
@@ -387,6 +406,7 @@ static void resync(struct daemon *d)
 		dlog(d, LOG_ERR, "resync: %s", d->bh->err);
 	if (d->virt && virt_connected(d->virt) && virt_sync(d->virt))
 		dlog(d, LOG_WARNING, "resync: libvirt: %s", d->bh->err);
+	services_resync(d);
 	dlog(d, LOG_INFO, "resynced");
 }
 
@@ -419,7 +439,6 @@ static void conn_emit(void *ctx, int stream, const char *text)
 	}
 }
 
-static struct daemon *the_daemon;   /* for batch_io's check */
 
 static int conn_check(void *ctx, struct bh *bh, const char *command)
 {
@@ -1012,12 +1031,51 @@ static void quiet_stdio(struct daemon *d)
 	d->use_syslog = 1;
 }
 
+/* ---- services ------------------------------------------------------------ */
+
+static void services_start(struct daemon *d)
+{
+	struct daemon_env env = { d->bh, d->loop, d->virt, d->o->foreground };
+	char err[BH_ERR_MAX];
+
+	for (size_t i = 0; services[i].name; i++) {
+		err[0] = '\0';
+		d->svc_state[i] = services[i].start(&env, err, sizeof err);
+		if (!d->svc_state[i])
+			dlog(d, LOG_WARNING, "%s: not running: %s",
+			     services[i].name, err[0] ? err : "failed");
+	}
+}
+
+static void services_stop(struct daemon *d)
+{
+	size_t n = 0;
+
+	while (services[n].name)
+		n++;
+	while (n-- > 0) {
+		if (d->svc_state[n] && services[n].stop)
+			services[n].stop(d->svc_state[n]);
+		d->svc_state[n] = NULL;
+	}
+}
+
+static void services_resync(struct daemon *d)
+{
+	for (size_t i = 0; services[i].name; i++)
+		if (d->svc_state[i] && services[i].resync)
+			services[i].resync(d->svc_state[i]);
+}
+
 static void cleanup(struct daemon *d)
 {
 	struct stat st;
 
 	while (d->nconns)
 		conn_close(d, d->nconns - 1);
+	services_stop(d);
+	loop_free(d->loop);
+	d->loop = NULL;
 	if (d->lfd >= 0) {
 		close(d->lfd);
 		/* only our own socket: a new daemon may have replaced it */
@@ -1065,9 +1123,9 @@ static void on_signal(struct daemon *d)
  * confirm deadline and the recheck. */
 static int next_timeout(struct daemon *d, int virt_timeout)
 {
-	int64_t t = virt_timeout, w;
+	int64_t t = loop_timeout(d->loop, virt_timeout), w;
 
-	w = d->recheck_at - mono_ms();
+	w = d->recheck_at - loop_now_ms();
 	if (t < 0 || w < t)
 		t = w;
 	if (d->confirm_due) {
@@ -1082,10 +1140,10 @@ static int next_timeout(struct daemon *d, int virt_timeout)
 
 static void loop(struct daemon *d)
 {
-	struct pollfd fds[2 + CONN_MAX + VIRT_FDS];
+	struct pollfd fds[2 + CONN_MAX + VIRT_FDS + LOOP_FD_MAX];
 
 	while (!d->stop) {
-		size_t n = 0, nc, nv = 0, base;
+		size_t n = 0, nc, nv = 0, base, sbase, ns;
 		int vt = -1, r;
 
 		fds[n++] = (struct pollfd){ d->lfd, POLLIN, 0 };
@@ -1104,7 +1162,9 @@ static void loop(struct daemon *d)
 			else
 				nv = (size_t)r;
 		}
-		r = poll(fds, (nfds_t)(base + nv), next_timeout(d, vt));
+		sbase = base + nv;
+		ns = loop_pollfds(d->loop, fds + sbase, LOOP_FD_MAX);
+		r = poll(fds, (nfds_t)(sbase + ns), next_timeout(d, vt));
 		if (r < 0 && errno != EINTR) {
 			dlog(d, LOG_ERR, "poll: %s", strerror(errno));
 			break;
@@ -1144,9 +1204,11 @@ static void loop(struct daemon *d)
 			virt_event_dispatch(d->virt, fds + base, nv);
 			virt_watch(d);
 		}
+		act_as(d, d->self_user, d->self_client);
+		loop_dispatch(d->loop, fds + sbase, ns);
 		if (d->confirm_due && util_now_ms() >= d->confirm_due)
 			confirm_expire(d);
-		else if (mono_ms() >= d->recheck_at)
+		else if (loop_now_ms() >= d->recheck_at)
 			confirm_refresh(d);
 	}
 }
@@ -1161,6 +1223,7 @@ int daemon_run(const struct daemon_opts *o, char *err, size_t errlen)
 	d.prefix = o->group_prefix ? o->group_prefix : DAEMON_GROUP_PREFIX;
 	d.lfd = d.sigfd = d.pidfd = d.ready_fd = -1;
 	the_daemon = &d;
+	d.loop = loop_new();
 	if (paths(&d, err, errlen))
 		return 1;
 	if (!o->foreground) {
@@ -1183,6 +1246,7 @@ int daemon_run(const struct daemon_opts *o, char *err, size_t errlen)
 		d.bh->tag_write = virt_tag_write;
 		d.bh->tag_handle = d.virt;
 	}
+	services_start(&d);
 	pidfile_write(&d);
 	confirm_refresh(&d);
 	dlog(&d, LOG_INFO, "serving %s on %s (pid %d%s%s)", d.db, d.sock,
