@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "schema.h"
 #include "store.h"
+#include "address.h"
 #include "util.h"
 
 /* ---- SQL --------------------------------------------------------------- */
@@ -671,6 +672,8 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 			strv_push(&w->tags, col_text(st, 1));
 	}
 	if (finish(bh, st, rc))
+		goto fail;
+	if (store_addressing_fill(bh, &inv))    /* address.h */
 		goto fail;
 
 	free(map);
