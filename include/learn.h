@@ -38,4 +38,9 @@ int learn_packet_addr(uint16_t ethertype, const uint8_t *p, size_t len,
  * audited.  Errors are logged, not returned. */
 void learn_libvirt_poll(struct bh *bh, struct virt *v);
 
+/* The testfixture's commands bh_learn_addr and bh_address_bind
+ * (src/tcladdress.c). */
+struct Tcl_Interp;
+int tcladdress_register(struct Tcl_Interp *interp);
+
 #endif

@@ -897,7 +897,7 @@ static int rule_chains(struct cc *c)
  * delay others' learning, never open anything (the packets pass or not by
  * the rules around this one).
  */
-#define LEARN_LOG "limit rate 50/second burst 100 packets log prefix \"bh:learn \" group 101"
+#define LEARN_LOG "limit rate 50/second burst 100 packets log prefix \"bh:learn \" group 101 queue-threshold 1"
 
 static void family_chain(struct cc *c, int dir, int f)
 {
