@@ -106,6 +106,17 @@ int policy_address_pin(struct bh *bh, const char *workload, const char *addr);
 int policy_address_clear(struct bh *bh, const char *workload,
                          size_t *cleared);
 
+/*
+ * For `show config`: drop from @inv (in memory) the libvirt and learned
+ * addresses that are not pinned, which a replay must find again rather
+ * than bind as static ones; and append to @out the `set addressing` lines
+ * that rebuild the default (when not static) and the modes of @inv's
+ * workloads that have their own.  -1 with bh->err on a store failure.
+ */
+int policy_address_found_drop(struct bh *bh, struct inventory *inv);
+int policy_addressing_text(struct bh *bh, const struct inventory *inv,
+                           struct strbuf *out);
+
 /* ---- store (src/store_address.c) ----------------------------------------
  * Rows only, no checks; the callers above hold the transaction.
  */

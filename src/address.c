@@ -411,3 +411,53 @@ done:
 		*cleared = n;
 	return 0;
 }
+
+/* ---- show config ------------------------------------------------------- */
+int policy_address_found_drop(struct bh *bh, struct inventory *inv)
+{
+	struct bound_addr *b;
+	size_t nb;
+
+	if (store_address_list(bh, 0, &b, &nb))
+		return -1;
+	for (size_t i = 0; i < nb; i++) {
+		struct workload *w;
+		struct nic *n = NULL;
+		struct strv keep = STRV_INIT;
+
+		if (strcmp(b[i].origin, "static") == 0 || b[i].pinned)
+			continue;
+		w = policy_inventory_by_nic(inv, b[i].ifname, &n);
+		if (!w)
+			continue;
+		for (size_t k = 0; k < n->addrs.n; k++)
+			if (strcmp(n->addrs.v[k], b[i].addr))
+				strv_push(&keep, n->addrs.v[k]);
+		strv_free(&n->addrs);
+		n->addrs = keep;
+	}
+	free(b);
+	return 0;
+}
+
+int policy_addressing_text(struct bh *bh, const struct inventory *inv,
+                           struct strbuf *out)
+{
+	unsigned def;
+
+	if (store_addressing_default(bh, &def))
+		return -1;
+	if (def)
+		sb_addf(out, "set addressing %s\n", policy_addressing_name(def));
+	for (size_t i = 0; i < inv->n; i++) {
+		/* discovered workloads are not replayed (config.c) */
+		if (!inv->w[i].addressing_own ||
+		    strcmp(inv->w[i].source, "static"))
+			continue;
+		sb_addf(out, "set addressing %s workload ",
+		        policy_addressing_name(inv->w[i].addressing));
+		sb_add_word(out, inv->w[i].name);
+		sb_addc(out, '\n');
+	}
+	return 0;
+}
