@@ -68,6 +68,9 @@ struct workload {
 	size_t nnics;
 	struct strv groups;   /* running-config groups it belongs to (sorted);
 	                         filled by policy_workload_get/list only */
+	unsigned addressing;  /* ADDRESSING_* bits in effect (address.h):
+	                         its own setting, else the default */
+	int addressing_own;   /* 1: set for this workload, 0: the default */
 };
 void policy_workload_free(struct workload *w);
 

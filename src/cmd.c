@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "address.h"
 #include "json.h"
 #include "lab.h"
 #include "match.h"
@@ -150,6 +151,9 @@ static int run_delete_group(struct ctx *c);
 static int run_delete_service(struct ctx *c);
 static int run_delete_workload(struct ctx *c);
 static int run_delete_nic(struct ctx *c);
+static int run_set_addressing(struct ctx *c);
+static int run_pin_address(struct ctx *c);
+static int run_clear_addresses(struct ctx *c);
 static int run_set_default(struct ctx *c);
 static int run_set_rule(struct ctx *c);
 static int run_set_group(struct ctx *c);
@@ -286,6 +290,49 @@ static const struct command commands[] = {
 	  .args = {
 		{ .meta = "IFNAME", .kind = K_NAME, .names = NAME_NIC,
 		  .noun = "interface", .help = "the NIC's interface name" },
+	  } },
+	{ .head = "set addressing", G_INVENTORY, 1, run_set_addressing,
+	  "choose where NICs get their addresses",
+	  "Sets how NICs get bound addresses beyond the static ones: static "
+	  "(only those), libvirt (asked from libvirt: DHCP lease, guest agent), "
+	  "learn (the first address the NIC's own ARP, DHCP or ND traffic "
+	  "shows: trust on first use) or libvirt,learn.  Without 'workload' it "
+	  "sets the default; with it, that workload's own mode, or 'default' to "
+	  "follow the default again.  Acts at once, like the inventory.",
+	  "set addressing learn workload web1",
+	  .args = {
+		{ .meta = "MODE", .kind = K_CHOICE,
+		  .choices = "static|libvirt|learn|libvirt,learn|default",
+		  .noun = "addressing mode",
+		  .help = "static, libvirt, learn, libvirt,learn (or default "
+		          "with 'workload')" },
+	  },
+	  .opts = {
+		{ .kw = "workload", .meta = "WORKLOAD", .kind = K_NAME,
+		  .names = NAME_WORKLOAD, .noun = "workload",
+		  .help = "only this workload (default: the default mode)" },
+	  } },
+	{ .head = "pin address", G_INVENTORY, 1, run_pin_address,
+	  "keep a learned or libvirt address",
+	  "Pins an address bound from libvirt or learned, so 'clear addresses' "
+	  "keeps it, as it keeps static ones.  'delete address' still removes "
+	  "it.",
+	  "pin address web1 10.0.0.6",
+	  .args = {
+		P_WORKLOAD("the workload"),
+		{ .meta = "ADDR", .kind = K_WORD,
+		  .help = "the bound address to keep" },
+	  } },
+	{ .head = "clear addresses", G_INVENTORY, 1, run_clear_addresses,
+	  "forget learned and libvirt addresses",
+	  "Unbinds the addresses of a workload (or of every workload) that "
+	  "were learned or found by libvirt and are not pinned, so its NICs "
+	  "learn or ask libvirt again.  Static and pinned addresses stay.",
+	  "clear addresses web1",
+	  .args = {
+		{ .meta = "WORKLOAD", .kind = K_NAME, .names = NAME_WORKLOAD,
+		  .flags = F_OPT, .noun = "workload",
+		  .help = "the workload (default: every workload)" },
 	  } },
 
 	/* -- policy: edits the candidate -- */
@@ -692,6 +739,8 @@ static const struct {
 	  "timeout" },
 	{ "show", "show objects, the config, its history or the audit log" },
 	{ "lab", "build or remove a lab of namespace workloads" },
+	{ "pin", "keep a learned or libvirt address" },
+	{ "clear", "forget learned and libvirt addresses" },
 };
 
 static const char *const group_titles[G_COUNT] = {
@@ -1591,6 +1640,52 @@ static int run_delete_address(struct ctx *c)
 		return -1;
 	addr_canon(addr, 1, canon, sizeof canon);
 	msg(c, "address %s removed from workload \"%s\"", canon, wl);
+	return 0;
+}
+
+static int run_set_addressing(struct ctx *c)
+{
+	const char *mode = S(c, "MODE"), *wl = S(c, "workload");
+
+	if (!wl && strcmp(mode, "default") == 0)
+		return bh_error(c->bh, "addressing default: name a workload "
+		                "with 'workload NAME', or set the default to "
+		                "static, libvirt, learn or libvirt,learn");
+	if (policy_addressing_set(c->bh, wl, mode) < 0)
+		return -1;
+	if (!wl)
+		msg(c, "default addressing is %s", mode);
+	else if (strcmp(mode, "default") == 0)
+		msg(c, "workload \"%s\" follows the default addressing", wl);
+	else
+		msg(c, "workload \"%s\" addressing is %s", wl, mode);
+	return 0;
+}
+
+static int run_pin_address(struct ctx *c)
+{
+	const char *wl = S(c, "WORKLOAD"), *addr = S(c, "ADDR");
+	char canon[64];
+
+	if (policy_address_pin(c->bh, wl, addr) < 0)
+		return -1;
+	addr_canon(addr, 1, canon, sizeof canon);
+	msg(c, "address %s of workload \"%s\" pinned", canon, wl);
+	return 0;
+}
+
+static int run_clear_addresses(struct ctx *c)
+{
+	const char *wl = S(c, "WORKLOAD");
+	size_t n;
+
+	if (policy_address_clear(c->bh, wl, &n) < 0)
+		return -1;
+	if (wl)
+		msg(c, "%zu address%s of workload \"%s\" cleared", n,
+		    n == 1 ? "" : "es", wl);
+	else
+		msg(c, "%zu address%s cleared", n, n == 1 ? "" : "es");
 	return 0;
 }
 

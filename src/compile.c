@@ -96,6 +96,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "address.h"
 
 /* ---- building the ruleset ---------------------------------------------- */
 
@@ -890,6 +891,14 @@ static int rule_chains(struct cc *c)
 	return 0;
 }
 
+/*
+ * Packets of NICs learning their address go to the daemon (nflog.h
+ * NFLOG_GROUP_LEARN).  One limit for all NICs: a NIC flooding ARP can
+ * delay others' learning, never open anything (the packets pass or not by
+ * the rules around this one).
+ */
+#define LEARN_LOG "limit rate 50/second burst 100 packets log prefix \"bh:learn \" group 101 queue-threshold 1"
+
 static void family_chain(struct cc *c, int dir, int f)
 {
 	char name[32], sec[48];
@@ -910,7 +919,13 @@ static void family_chain(struct cc *c, int dir, int f)
 		if (c->o.dhcp)
 			add_line(ch, 0, "udp sport 68 udp dport 67 accept");
 	} else if (dir == 0) {
+		/* A NIC learning its address (nic_learn6): its DAD probes and
+		 * its first neighbor solicitations and adverts go to the
+		 * daemon, and pass whatever their source, until it has one. */
+		add_line(ch, 0, "ip6 saddr :: icmpv6 type nd-neighbor-solicit iifname @nic_learn6 " LEARN_LOG);
 		add_line(ch, 0, "ip6 saddr :: icmpv6 type { nd-router-solicit, nd-neighbor-solicit, mld2-listener-report } accept");
+		add_line(ch, 0, "iifname @nic_learn6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } " LEARN_LOG);
+		add_line(ch, 0, "iifname @nic_learn6 icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept");
 		add_line(ch, 0, "iifname . ip6 saddr != @nic_addr6 goto spoof");
 		add_line(ch, 0, "icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @nic_raw6 goto spoof");
 		add_line(ch, 0, "icmpv6 type { nd-router-advert, nd-redirect } goto spoof");
@@ -919,8 +934,11 @@ static void family_chain(struct cc *c, int dir, int f)
 		if (c->o.dhcp)
 			add_line(ch, 0, "udp sport 546 udp dport 547 accept");
 	} else if (f == 0) {
-		if (c->o.dhcp)
+		if (c->o.dhcp) {
+			/* the server's answer to a NIC learning its address */
+			add_line(ch, 0, "oifname @nic_learn4 udp sport 67 udp dport 68 " LEARN_LOG);
 			add_line(ch, 0, "udp sport 67 udp dport 68 accept");
+		}
 	} else {
 		add_line(ch, 0, "icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect, mld2-listener-report } accept");
 		if (c->o.dhcp)
@@ -947,7 +965,7 @@ static void nic_sets(struct cc *c)
 {
 	/* add_set() may move the array: take the pointers after the last. */
 	size_t first = c->rs->nsets;
-	struct cset *a4, *a6, *r4, *r6, *mi, *mo, *mac, *nomac;
+	struct cset *a4, *a6, *r4, *r6, *mi, *mo, *mac, *nomac, *l4, *l6;
 
 	add_set(c->rs, "nic_addr4", CSET_STATIC,
 	        "addresses bound to each NIC (spoof guard)");
@@ -960,6 +978,9 @@ static void nic_sets(struct cc *c)
 	add_set(c->rs, "nic_mac", CSET_STATIC,
 	        "each NIC's MAC (spoof guard), and the NICs of unknown MAC");
 	add_set(c->rs, "nic_nomac", CSET_STATIC, NULL);
+	add_set(c->rs, "nic_learn4", CSET_STATIC,
+	        "NICs learning their first IPv4 / IPv6 address (address.h)");
+	add_set(c->rs, "nic_learn6", CSET_STATIC, NULL);
 	a4 = &c->rs->sets[first];
 	a6 = a4 + 1;
 	r4 = a4 + 2;
@@ -968,6 +989,8 @@ static void nic_sets(struct cc *c)
 	mo = a4 + 5;
 	mac = a4 + 6;
 	nomac = a4 + 7;
+	l4 = a4 + 8;
+	l6 = a4 + 9;
 
 	decl(a4, "typeof iifname . ip saddr");
 	decl(a6, "typeof iifname . ip6 saddr");
@@ -977,6 +1000,8 @@ static void nic_sets(struct cc *c)
 	decl(mo, "type ifname : counter");
 	decl(mac, "typeof iifname . ether saddr");
 	decl(nomac, "typeof iifname");
+	decl(l4, "typeof iifname");
+	decl(l6, "typeof iifname");
 	for (size_t i = 0; i < c->inv->n; i++) {
 		const struct workload *w = &c->inv->w[i];
 
@@ -1002,6 +1027,11 @@ static void nic_sets(struct cc *c)
 			else
 				snprintf(buf, sizeof buf, "\"%s\"", n->ifname);
 			strv_push(n->mac[0] ? &mac->elems : &nomac->elems, buf);
+			snprintf(buf, sizeof buf, "\"%s\"", n->ifname);
+			if (policy_nic_learning(w, n, 4))
+				strv_push(&l4->elems, buf);
+			if (policy_nic_learning(w, n, 6))
+				strv_push(&l6->elems, buf);
 			strv_copy(&addrs, &n->addrs);
 			if (n->mac[0] && mac_linklocal(n->mac, ll, sizeof ll) == 0)
 				strv_push(&addrs, ll);
@@ -1034,6 +1064,8 @@ static void nic_sets(struct cc *c)
 	strv_uniq(&mo->elems);
 	strv_uniq(&mac->elems);
 	strv_uniq(&nomac->elems);
+	strv_uniq(&l4->elems);
+	strv_uniq(&l6->elems);
 }
 
 static void group_sets(struct cc *c)
@@ -1296,6 +1328,10 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 		add_line(ch, 0, "arp hlen != 6 goto spoof");
 		add_line(ch, 0, "arp plen != 4 goto spoof");
 		add_line(ch, 0, "arp saddr ip 0.0.0.0 accept");
+		/* a NIC learning its IPv4 address: its ARP goes to the daemon
+		 * and passes whatever its sender address, until it has one */
+		add_line(ch, 0, "iifname @nic_learn4 " LEARN_LOG);
+		add_line(ch, 0, "iifname @nic_learn4 accept");
 		add_line(ch, 0, "iifname . arp saddr ip != @nic_addr4 goto spoof");
 		add_line(ch, 0, "accept");
 		ch = add_chain(out, "ingress", "every NIC's ingress lands here");

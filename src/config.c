@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "policy_internal.h"
 #include "store.h"
+#include "address.h"
 #include "util.h"
 
 /* " KEYWORD a,b" for a non-empty list.  The commas stay bare: the
@@ -261,7 +262,16 @@ int policy_config_text(struct bh *bh, enum config_which which,
 		policy_inventory_free(&inv);
 		return -1;
 	}
+	/* Found addresses that are not pinned are found again, not
+	 * replayed as static ones; addressing modes follow the inventory
+	 * (address.h). */
+	if (policy_address_found_drop(bh, &inv)) {
+		policy_config_free(&cfg);
+		policy_inventory_free(&inv);
+		return -1;
+	}
 	inventory_text(&inv, out);
+	policy_addressing_text(bh, &inv, out);
 	config_lines(&cfg, &inv, &lines);
 	for (size_t i = 0; i < lines.n; i++)
 		sb_addf(out, "%s\n", lines.v[i]);

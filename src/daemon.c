@@ -53,6 +53,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "daemon.h"
+#include "learn.h"
 #include "engine.h"
 #include "libvirt.h"
 #include "loop.h"
@@ -117,6 +118,7 @@ struct daemon {
 /* The daemon's parts with fds or timers of their own (daemon.h); a NULL
  * name ends the table. */
 static const struct daemon_service services[] = {
+	{ "addresses", learn_start, learn_stop, learn_resync },
 	{ NULL, NULL, NULL, NULL },
 };
 

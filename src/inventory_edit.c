@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "policy_internal.h"
 #include "store.h"
+#include "address.h"
 #include "util.h"
 
 int policy_inventory_load(struct bh *bh, struct inventory *out)
@@ -855,6 +856,13 @@ int policy_workload_put(struct bh *bh, const struct workload *w,
 			if (store_tag_insert(bh, nw.id, nw.tags.v[i]))
 				goto done;
 		}
+	/* The addressing mode is the store's, not the provider's. */
+	if (cur) {
+		nw.addressing = cur->addressing;
+		nw.addressing_own = cur->addressing_own;
+	} else if (store_addressing_default(bh, &nw.addressing)) {
+		goto done;
+	}
 	/* The loaded inventory becomes the new one: cur replaced, other
 	 * dropped, nw appended when new (in this order: the pointers into
 	 * the array hold until it moves), names in order again. */

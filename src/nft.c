@@ -2087,7 +2087,8 @@ static int workload_same(const struct workload *a, const struct workload *b)
 {
 	if (strcmp(a->name, b->name) || strcmp(a->kind, b->kind) ||
 	    strcmp(a->os, b->os) || strcmp(a->host, b->host) ||
-	    !strv_equal(&a->tags, &b->tags) || a->nnics != b->nnics)
+	    !strv_equal(&a->tags, &b->tags) || a->nnics != b->nnics ||
+	    a->addressing != b->addressing)
 		return 0;
 	for (size_t k = 0; k < a->nnics; k++)
 		if (strcmp(a->nics[k].ifname, b->nics[k].ifname) ||

@@ -20,6 +20,7 @@
 #include "compile.h"
 #include "nft.h"
 #include "show.h"
+#include "address.h"
 
 /* ---- tables --------------------------------------------------------------- */
 
@@ -177,7 +178,59 @@ static void json_end_doc(struct json *j, struct strbuf *out)
 
 /* ---- workloads ---------------------------------------------------------- */
 
-static void json_workload(struct json *j, const struct workload *w)
+/* Where each bound address came from (address.h), for the views below. */
+struct sources {
+	struct bound_addr *b;
+	size_t n;
+};
+
+static const struct bound_addr *source_of(const struct sources *s,
+                                          const char *ifname,
+                                          const char *addr)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (strcmp(s->b[i].addr, addr) == 0 &&
+		    strcmp(s->b[i].ifname, ifname) == 0)
+			return &s->b[i];
+	return NULL;
+}
+
+/* "10.0.0.5", or "10.0.0.5(learned)", "10.0.0.5(learned,pinned)". */
+static void addr_label(const struct sources *s, const char *ifname,
+                       const char *addr, char *buf, size_t len)
+{
+	const struct bound_addr *b = source_of(s, ifname, addr);
+
+	if (!b || strcmp(b->origin, "static") == 0)
+		snprintf(buf, len, "%s", addr);
+	else
+		snprintf(buf, len, "%s(%s%s)", addr, b->origin,
+		         b->pinned ? ",pinned" : "");
+}
+
+static void json_bound(struct json *j, const struct sources *s,
+                       const struct nic *n)
+{
+	json_key(j, "bound");
+	json_arr_begin(j);
+	for (size_t a = 0; a < n->addrs.n; a++) {
+		const struct bound_addr *b = source_of(s, n->ifname,
+		                                       n->addrs.v[a]);
+
+		json_obj_begin(j);
+		json_kstr(j, "address", n->addrs.v[a]);
+		json_kstr(j, "origin", b ? b->origin : "static");
+		json_key(j, "pinned");
+		json_bool(j, b && b->pinned);
+		json_key(j, "since_ms");
+		json_int(j, b ? b->since_ms : 0);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static void json_workload(struct json *j, const struct workload *w,
+                          const struct sources *s)
 {
 	json_obj_begin(j);
 	json_kstr(j, "name", w->name);
@@ -200,9 +253,13 @@ static void json_workload(struct json *j, const struct workload *w)
 		json_kstr(j, "mac", w->nics[i].mac);
 		json_key(j, "addresses");
 		json_strv(j, &w->nics[i].addrs);
+		json_bound(j, s, &w->nics[i]);
 		json_obj_end(j);
 	}
 	json_arr_end(j);
+	json_kstr(j, "addressing", policy_addressing_name(w->addressing));
+	json_key(j, "addressing_default");
+	json_bool(j, !w->addressing_own);
 	json_obj_end(j);
 }
 
@@ -213,26 +270,33 @@ int show_workloads(struct bh *bh, const struct cmd_opts *o,
 	static const char *const head[] = { "NAME", "KIND", "STATE", "NICS",
 		"ADDRESSES", "TAGS", "GROUPS" };
 	struct inventory inv = { 0 };
+	struct sources src = { NULL, 0 };
 	struct table t;
 	struct json j;
 
 	if (policy_workload_list(bh, &inv) < 0)
 		return -1;
+	if (policy_address_list(bh, NULL, &src.b, &src.n) < 0) {
+		policy_inventory_free(&inv);
+		return -1;
+	}
 	if (o->json) {
 		json_init(&j, out);
 		json_obj_begin(&j);
 		json_key(&j, "workloads");
 		json_arr_begin(&j);
 		for (size_t i = 0; i < inv.n; i++)
-			json_workload(&j, &inv.w[i]);
+			json_workload(&j, &inv.w[i], &src);
 		json_arr_end(&j);
 		json_end_doc(&j, out);
 		policy_inventory_free(&inv);
+		free(src.b);
 		return 0;
 	}
 	if (inv.n == 0) {
 		sb_add(out, "no workloads\n");
 		policy_inventory_free(&inv);
+		free(src.b);
 		return 0;
 	}
 	table_init(&t, head, 7);
@@ -242,8 +306,13 @@ int show_workloads(struct bh *bh, const struct cmd_opts *o,
 
 		for (size_t k = 0; k < w->nnics; k++) {
 			strv_push(&nics, w->nics[k].ifname);
-			for (size_t a = 0; a < w->nics[k].addrs.n; a++)
-				strv_push(&addrs, w->nics[k].addrs.v[a]);
+			for (size_t a = 0; a < w->nics[k].addrs.n; a++) {
+				char lab[96];
+
+				addr_label(&src, w->nics[k].ifname,
+				           w->nics[k].addrs.v[a], lab, sizeof lab);
+				strv_push(&addrs, lab);
+			}
 		}
 		table_add(&t, w->name);
 		table_add(&t, w->kind);
@@ -257,6 +326,7 @@ int show_workloads(struct bh *bh, const struct cmd_opts *o,
 	}
 	table_print(&t, out, 0);
 	policy_inventory_free(&inv);
+	free(src.b);
 	return 0;
 }
 
@@ -265,18 +335,24 @@ int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
                   struct strbuf *out)
 {
 	struct workload w;
+	struct sources src = { NULL, 0 };
 	struct json j;
 
 	memset(&w, 0, sizeof w);
 	if (policy_workload_get(bh, name, &w) < 0)
 		return -1;
+	if (policy_address_list(bh, name, &src.b, &src.n) < 0) {
+		policy_workload_free(&w);
+		return -1;
+	}
 	if (o->json) {
 		json_init(&j, out);
 		json_obj_begin(&j);
 		json_key(&j, "workload");
-		json_workload(&j, &w);
+		json_workload(&j, &w, &src);
 		json_end_doc(&j, out);
 		policy_workload_free(&w);
+		free(src.b);
 		return 0;
 	}
 	kv(out, "name", w.name);
@@ -299,7 +375,30 @@ int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
 			sb_add(out, "-");
 		sb_addc(out, '\n');
 	}
+	/* Where the addresses came from (address.h), after the NIC lines
+	 * so the lines above keep their form. */
+	sb_addf(out, "addressing: %s%s\n",
+	        policy_addressing_name(w.addressing),
+	        w.addressing_own ? "" : " (the default)");
+	for (size_t i = 0; i < src.n; i++) {
+		char when[64] = "-";
+
+		if (src.b[i].since_ms)
+			util_time_format(src.b[i].since_ms, when, sizeof when);
+		sb_addf(out, "address %s  nic %s  %s%s  since %s\n",
+		        src.b[i].addr, src.b[i].ifname, src.b[i].origin,
+		        src.b[i].pinned ? " pinned" : "", when);
+	}
+	for (size_t i = 0; i < w.nnics; i++)
+		if (policy_nic_learning(&w, &w.nics[i], 4) ||
+		    policy_nic_learning(&w, &w.nics[i], 6))
+			sb_addf(out, "learning: nic %s%s%s\n", w.nics[i].ifname,
+			        policy_nic_learning(&w, &w.nics[i], 4) ?
+			        " ipv4" : "",
+			        policy_nic_learning(&w, &w.nics[i], 6) ?
+			        " ipv6" : "");
 	policy_workload_free(&w);
+	free(src.b);
 	return 0;
 }
 

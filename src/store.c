@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "schema.h"
 #include "store.h"
+#include "address.h"
 #include "util.h"
 
 /* ---- SQL --------------------------------------------------------------- */
@@ -63,8 +64,10 @@ static const char SQL_NIC_INSERT[] =
 static const char SQL_NIC_DELETE[] = "DELETE FROM nic WHERE ifname = ?1";
 static const char SQL_NIC_MAC_SET[] = "UPDATE nic SET mac = ?2 WHERE ifname = ?1";
 static const char SQL_ADDRESS_INSERT[] =
-	"INSERT INTO address(nic, addr, family, origin) "
-	"SELECT id, ?2, ?3, ?4 FROM nic WHERE ifname = ?1";
+	"INSERT INTO address(nic, addr, family, origin, since_ms) "
+	"SELECT id, ?2, ?3, ?4, "
+	"CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) "
+	"FROM nic WHERE ifname = ?1";
 static const char SQL_ADDRESS_DELETE[] = "DELETE FROM address WHERE addr = ?1";
 static const char SQL_TAG_INSERT[] =
 	"INSERT INTO tag(workload, tag) VALUES (?1, ?2)";
@@ -671,6 +674,8 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 			strv_push(&w->tags, col_text(st, 1));
 	}
 	if (finish(bh, st, rc))
+		goto fail;
+	if (store_addressing_fill(bh, &inv))    /* address.h */
 		goto fail;
 
 	free(map);

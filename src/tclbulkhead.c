@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "util.h"
 #include "libvirt.h"
+#include "learn.h"
 
 /* One engine made by bulkhead_engine: the Tcl command NAME owns it. */
 struct engine {
@@ -595,6 +596,7 @@ app_init(Tcl_Interp *interp)
 		                     NULL, NULL);
 	/* The libvirt provider's commands live beside it, in tclvirt.c. */
 	tclvirt_register(interp);
+	tcladdress_register(interp);    /* tcladdress.c */
 	return TCL_OK;
 }
 
