@@ -2359,12 +2359,16 @@ int virt_vm_action(struct virt *v, const char *workload, enum virt_vm_op op,
 		break;
 	}
 	if (!ok) {
-		bh_error(v->bh, "%s: workload \"%s\" is %s: %s", what, workload,
-		         dom_state_name(st),
-		         op == VIRT_VM_RESUME ? "only a paused VM can be resumed" :
-		         op == VIRT_VM_PAUSE && st == VIR_DOMAIN_PAUSED ?
-		         "it is paused already (resume it with 'resume')" :
-		         "start it first");
+		if (op == VIRT_VM_PAUSE && st == VIR_DOMAIN_PAUSED)
+			bh_error(v->bh, "pause: workload \"%s\" is paused "
+			         "already (let it run with 'resume %s')",
+			         workload, workload);
+		else
+			bh_error(v->bh, "%s: workload \"%s\" is %s: %s", what,
+			         workload, dom_state_name(st),
+			         op == VIRT_VM_RESUME ?
+			         "only a paused VM can be resumed" :
+			         "start it first");
 		goto out;
 	}
 	switch (op) {

@@ -565,7 +565,8 @@ void playbook_event_nodaemon(struct bh *bh, const char *trigger,
 		playbook_steps_free(s, n);
 		return;
 	}
-	sb_addf(&cmd, "playbook %s workload %s", trigger, workload);
+	sb_addf(&cmd, "playbook %s%s%s workload %s", trigger, tag[0] ? ":" : "",
+	        tag, workload);
 	policy_audit_record(bh, sb_str(&cmd), 0, "not run: no daemon "
 	                    "(playbooks run only inside 'bulkhead daemon')");
 	sb_free(&cmd);

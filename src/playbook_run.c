@@ -95,8 +95,10 @@ static void audit_step(struct job *j, const struct playbook_step *s, int ok,
 {
 	struct strbuf cmd = STRBUF_INIT;
 
-	sb_addf(&cmd, "playbook %s workload %s step %zu/%zu: ", j->trigger,
-	        j->workload, j->i, j->n);
+	/* The step's own trigger: a tag event runs the plain trigger's
+	 * steps and the tag's own. */
+	sb_addf(&cmd, "playbook %s workload %s step %zu/%zu: ",
+	        s ? s->trigger : j->trigger, j->workload, j->i, j->n);
 	if (s) {
 		sb_add(&cmd, s->action);
 		if (s->arg && *s->arg)
