@@ -277,8 +277,15 @@ static int run_start(struct job *j, const struct playbook_step *s, char *why,
 	 * one write that cannot block.  A command that does not read it
 	 * simply never sees it. */
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	if (write(in[1], j->event, strlen(j->event)) < 0) {
-		/* EPIPE: the command exited at once; its status tells. */
+	{
+		struct strbuf line = STRBUF_INIT;
+
+		sb_addf(&line, "%s\n", j->event);
+		if (write(in[1], line.s, line.len) < 0) {
+			/* EPIPE: the command exited at once; its status
+			 * tells. */
+		}
+		sb_free(&line);
 	}
 	close(in[1]);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -384,8 +391,12 @@ static char *event_json(struct bh *bh, const char *trigger,
 		sb_addf(&sb, ",\"detail\":%s}", detail && *detail ? detail :
 		        "{}");
 	}
-	sb_addc(&sb, '\n');
-	return xstrdup(sb_str(&sb));
+	{
+		char *r = xstrdup(sb_str(&sb));
+
+		sb_free(&sb);
+		return r;
+	}
 }
 
 /* bh->event while the runner runs. */
