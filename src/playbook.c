@@ -276,6 +276,7 @@ int playbook_step_add(struct bh *bh, const char *trigger, const char *action,
 	int64_t config;
 	int seq = 0, rc = -1;
 
+	memset(&s, 0, sizeof s);
 	if (playbook_trigger_check(bh, trigger) ||
 	    step_build(bh, trigger, action, args, &s)) {
 		free(s.arg);

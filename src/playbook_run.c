@@ -210,8 +210,7 @@ static void run_timeout(void *arg)
 }
 
 /* In the child: the command with the event on standard input. */
-static void run_child(struct job *j, const struct playbook_step *s, int in,
-                      int out, char **argv)
+static void run_child(int in, int out, char **argv, char **envp)
 {
 	sigset_t none;
 
@@ -224,12 +223,36 @@ static void run_child(struct job *j, const struct playbook_step *s, int in,
 	/* Nothing of the daemon's (client sockets, the store) may leak. */
 	for (int fd = 3; fd < 1024; fd++)
 		close(fd);
-	setenv("BULKHEAD_TRIGGER", j->trigger, 1);
-	setenv("BULKHEAD_WORKLOAD", j->workload, 1);
-	execv(argv[0], argv);
+	execve(argv[0], argv, envp);
 	dprintf(1, "cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
-	(void)s;
+}
+
+/* The daemon's environment with BULKHEAD_TRIGGER and BULKHEAD_WORKLOAD
+ * set, made before fork(): the child only calls what is safe there. */
+static char **child_env(const struct job *j, struct strv *own)
+{
+	extern char **environ;
+	struct strbuf sb = STRBUF_INIT;
+	char **envp;
+	size_t n = 0, k = 0;
+
+	sb_addf(&sb, "BULKHEAD_TRIGGER=%s", j->trigger);
+	strv_push(own, sb_str(&sb));
+	sb_reset(&sb);
+	sb_addf(&sb, "BULKHEAD_WORKLOAD=%s", j->workload);
+	strv_push(own, sb_str(&sb));
+	sb_free(&sb);
+	while (environ && environ[n])
+		n++;
+	envp = xcalloc(n + 3, sizeof *envp);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "BULKHEAD_TRIGGER=", 17) != 0 &&
+		    strncmp(environ[i], "BULKHEAD_WORKLOAD=", 18) != 0)
+			envp[k++] = environ[i];
+	envp[k++] = own->v[0];
+	envp[k++] = own->v[1];
+	return envp;
 }
 
 /* Start step @s's command; 0 when it runs (its end comes through the
@@ -238,7 +261,8 @@ static int run_start(struct job *j, const struct playbook_step *s, char *why,
                      size_t len)
 {
 	struct tokv tv = TOKV_INIT;
-	char err[256], **argv;
+	struct strv envs = STRV_INIT;
+	char err[256], **argv, **envp;
 	int in[2], out[2];
 	pid_t pid;
 
@@ -250,6 +274,7 @@ static int run_start(struct job *j, const struct playbook_step *s, char *why,
 	argv = xcalloc(tv.n + 1, sizeof *argv);
 	for (size_t k = 0; k < tv.n; k++)
 		argv[k] = tv.v[k].text;
+	envp = child_env(j, &envs);
 	if (pipe2(in, O_CLOEXEC) < 0) {
 		snprintf(why, len, "pipe: %s", strerror(errno));
 		goto fail;
@@ -270,7 +295,7 @@ static int run_start(struct job *j, const struct playbook_step *s, char *why,
 		goto fail;
 	}
 	if (pid == 0)
-		run_child(j, s, in[0], out[1], argv);
+		run_child(in[0], out[1], argv, envp);
 	close(in[0]);
 	close(out[1]);
 	/* The event is a few hundred bytes, far below a pipe's buffer:
@@ -303,10 +328,14 @@ static int run_start(struct job *j, const struct playbook_step *s, char *why,
 	j->timer = loop_timer_add(j->r->loop, (int64_t)s->timeout_s * 1000,
 	                          run_timeout, j);
 	free(argv);
+	free(envp);
+	strv_free(&envs);
 	tokv_free(&tv);
 	return 0;
 fail:
 	free(argv);
+	free(envp);
+	strv_free(&envs);
 	tokv_free(&tv);
 	return -1;
 }
