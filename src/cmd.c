@@ -771,7 +771,8 @@ static const struct {
 	const char *verb;
 	const char *help;
 } verbs[] = {
-	{ "add", "add a workload, NIC, address, tag, group, service or rule" },
+	{ "add", "add a workload, NIC, address, tag, group, service, rule or "
+	  "playbook step" },
 	{ "delete", "delete an object" },
 	{ "set", "change a group, service or rule, the default action or a "
 	  "timeout" },

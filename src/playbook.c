@@ -561,7 +561,9 @@ void playbook_event_nodaemon(struct bh *bh, const char *trigger,
 	char tag[BH_NAME_MAX + 1];
 	size_t n = 0;
 
-	detail_tag(detail, tag, sizeof tag);
+	tag[0] = '\0';
+	if (strncmp(trigger, "tag-", 4) == 0)
+		detail_tag(detail, tag, sizeof tag);
 	if (playbook_steps_for(bh, trigger, tag, &s, &n) || n == 0) {
 		playbook_steps_free(s, n);
 		return;

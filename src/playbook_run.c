@@ -183,6 +183,7 @@ static void run_output(void *arg, int fd, short revents)
 	char buf[4096];
 	ssize_t got = read(fd, buf, sizeof buf);
 
+	(void)revents;   /* read() tells data, end and error apart */
 	if (got > 0) {
 		if (j->output.len < OUTPUT_KEEP)
 			sb_addn(&j->output, buf, (size_t)got);
@@ -434,7 +435,9 @@ static void on_event(struct bh *bh, const char *trigger, const char *workload,
 {
 	struct runner *r = bh->event_handle;
 	struct playbook_step *steps = NULL;
-	const char *p = detail ? strstr(detail, "\"tag\":\"") : NULL;
+	/* Only tag events have per-tag playbooks. */
+	const char *p = detail && strncmp(trigger, "tag-", 4) == 0 ?
+	                strstr(detail, "\"tag\":\"") : NULL;
 	char tag[BH_NAME_MAX + 1] = "", err[BH_ERR_MAX];
 	struct strbuf cmd = STRBUF_INIT;
 	struct job *j;
