@@ -47,8 +47,9 @@ struct virt *engine_virt(struct bh *bh)
 	if (bh->tag_write == virt_tag_write && bh->tag_handle)
 		return bh->tag_handle;
 	if (bh->tag_write != tag_write_lazy) {
-		bh_error(bh, "VM actions need libvirt: run them as root, or "
-		         "through the daemon");
+		bh_error(bh, "VM actions need a libvirt connection and this "
+		         "engine has none: run them as root, or through a "
+		         "daemon started without --no-libvirt");
 		return NULL;
 	}
 	if (!bh->tag_handle) {
