@@ -28,4 +28,13 @@ struct bh *engine_open(const char *path, enum engine_kernel kernel,
                        char *err, size_t errlen);
 void engine_close(struct bh *bh);
 
+/*
+ * The libvirt provider @bh's VM actions go through: the daemon's own
+ * (bh->tag_write is virt_tag_write), or an in-process root engine's, made
+ * here on first use as its tags' is.  NULL with bh->err when this engine
+ * has none (not root, a store-only engine, a daemon without libvirt).
+ */
+struct virt;
+struct virt *engine_virt(struct bh *bh);
+
 #endif

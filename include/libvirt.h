@@ -198,6 +198,34 @@ struct virt_addr {
 int virt_addresses(struct virt *v, const char *workload, const char *source,
                    struct virt_addr **out, size_t *n);
 
+/* ---- VM actions (issue 5) ------------------------------------------------ */
+enum virt_vm_op {
+	VIRT_VM_SNAPSHOT,   /* external memory-only snapshot, domain runs on */
+	VIRT_VM_SHUTDOWN,   /* ACPI shutdown request: returns at once */
+	VIRT_VM_DESTROY,    /* `shutdown W force`: hard power-off */
+	VIRT_VM_PAUSE,
+	VIRT_VM_RESUME
+};
+/* Where snapshot memory files go unless $BULKHEAD_SNAPSHOT_DIR says. */
+#define VIRT_SNAPSHOT_DIR "/var/lib/bulkhead/snapshots"
+/*
+ * Act on @workload's libvirt domain: @op as above; @name is the
+ * snapshot's name for VIRT_VM_SNAPSHOT (NULL or "": "bulkhead-" and the
+ * UTC time), ignored otherwise.  A snapshot is an external memory-only
+ * snapshot with metadata (the only kind libvirt 9.0 takes for a domain
+ * without disks): the guest's RAM is written to DIR/DOMAIN-NAME.mem while
+ * the domain keeps running, and the snapshot is listed by
+ * `virsh snapshot-list`.  None of these waits for the guest: a shutdown
+ * only asks (ACPI).  Returns 0 with a one-line result in @result, or -1
+ * with bh->err: the workload is not a libvirt VM, is not in a state the
+ * action applies to (named with the state and what to do), libvirt does
+ * not answer, or libvirt refused (its reason).
+ */
+int virt_vm_action(struct virt *v, const char *workload, enum virt_vm_op op,
+                   const char *name, char *result, size_t len);
+/* "snapshot", "shutdown", "shutdown force", "pause", "resume". */
+const char *virt_vm_op_name(enum virt_vm_op op);
+
 /* ---- testfixture -------------------------------------------------------- */
 struct Tcl_Interp;
 /*

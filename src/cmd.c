@@ -30,7 +30,10 @@
 #include "address.h"
 #include "json.h"
 #include "lab.h"
+#include "engine.h"
+#include "libvirt.h"
 #include "match.h"
+#include "playbook.h"
 #include "policy.h"
 #include "show.h"
 
@@ -47,6 +50,7 @@ enum kind {
 	K_MATCH,       /* a match expression: as many tokens as it takes */
 	K_SERVICE_DEF, /* PROTO [PORTS] [PROTO [PORTS]]...: the rest */
 	K_COMMAND,     /* command words (help): the rest */
+	K_REST,        /* free words: the rest of the command */
 };
 
 #define F_LIST 1u  /* comma list; a token ending in ',' joins the next */
@@ -181,6 +185,13 @@ static int run_help(struct ctx *c);
 static int run_lab_up(struct ctx *c);
 static int run_lab_down(struct ctx *c);
 static int run_show_lab(struct ctx *c);
+static int run_add_playbook(struct ctx *c);
+static int run_delete_playbook(struct ctx *c);
+static int run_show_playbooks(struct ctx *c);
+static int run_vm_snapshot(struct ctx *c);
+static int run_vm_shutdown(struct ctx *c);
+static int run_vm_pause(struct ctx *c);
+static int run_vm_resume(struct ctx *c);
 
 /* ---- the grammar table ------------------------------------------------- */
 
@@ -681,6 +692,80 @@ static const struct command commands[] = {
 		  .help = "the lab's prefix (default " LAB_PREFIX_DEFAULT ")" },
 	  } },
 
+	/* -- playbooks and VM actions (issue 5) -- */
+	{ .head = "add playbook", G_POLICY, 1, run_add_playbook,
+	  "add a step to a playbook",
+	  "Appends a step to the playbook of TRIGGER in the candidate.  When "
+	  "the event happens the daemon runs the running config's steps in "
+	  "order and audits each one's outcome; a failing step is audited "
+	  "and the next one runs.  TRIGGER: quarantine, release, tag-added, "
+	  "tag-removed, or tag-added:TAG / tag-removed:TAG for one tag.  "
+	  "ACTION: snapshot, shutdown [force], pause, resume, audit, or run "
+	  "[timeout SECONDS] /PATH/COMMAND [ARG...]: the command, started "
+	  "without a shell, gets the event as one JSON object on its "
+	  "standard input (default timeout 30 s).",
+	  "add playbook tag-added:infected run /usr/local/bin/ticket --queue sec",
+	  .args = {
+		{ .meta = "TRIGGER", .kind = K_WORD, .noun = "trigger",
+		  .help = "quarantine, release, tag-added[:TAG], "
+		          "tag-removed[:TAG]" },
+		{ .meta = "ACTION", .kind = K_CHOICE, .noun = "action",
+		  .choices = "snapshot|shutdown|pause|resume|run|audit",
+		  .help = "what the step does" },
+		{ .meta = "ARGS", .kind = K_REST, .flags = F_OPT,
+		  .help = "shutdown: force; run: [timeout SECONDS] COMMAND "
+		          "[ARG...]" },
+	  } },
+	{ .head = "delete playbook", G_POLICY, 1, run_delete_playbook,
+	  "delete a playbook step, or a whole playbook",
+	  "Deletes step STEP of TRIGGER's playbook in the candidate (the "
+	  "steps after it move up), or every step of it without STEP.",
+	  "delete playbook quarantine 2",
+	  .args = {
+		{ .meta = "TRIGGER", .kind = K_WORD, .noun = "trigger",
+		  .help = "the playbook's trigger" },
+		{ .meta = "STEP", .kind = K_NUMBER, .flags = F_OPT,
+		  .noun = "step", .help = "the step's number, as "
+		          "'show playbooks' lists it" },
+	  } },
+	{ .head = "show playbooks", G_SHOW, 0, run_show_playbooks,
+	  "list playbooks",
+	  "Lists the playbooks of your candidate (or the running config): "
+	  "per trigger, its numbered steps.",
+	  "show playbooks" },
+	{ .head = "snapshot", G_INVENTORY, 1, run_vm_snapshot,
+	  "snapshot a running VM",
+	  "Takes a libvirt snapshot of a running or paused VM: its memory "
+	  "is written to a file under /var/lib/bulkhead/snapshots (or "
+	  "$BULKHEAD_SNAPSHOT_DIR) while it runs on; 'virsh snapshot-list' "
+	  "lists it.  Acts at once, audited.",
+	  "snapshot web1 before-forensics",
+	  .args = {
+		P_WORKLOAD("the VM"),
+		{ .meta = "NAME", .kind = K_WORD, .flags = F_OPT,
+		  .noun = "snapshot name",
+		  .help = "the snapshot's name (default bulkhead-TIME)" },
+	  } },
+	{ .head = "shutdown", G_INVENTORY, 1, run_vm_shutdown,
+	  "shut a VM down",
+	  "Asks a VM's guest to shut down (ACPI power button) and returns at "
+	  "once; with force, powers it off at once (libvirt destroy).",
+	  "shutdown web1 force",
+	  .args = { P_WORKLOAD("the VM") },
+	  .opts = {
+		{ .kw = "force", .help = "power off now, as pulling the plug" },
+	  } },
+	{ .head = "pause", G_INVENTORY, 1, run_vm_pause,
+	  "pause a running VM",
+	  "Stops a VM's vCPUs; it keeps its memory and resumes where it was.",
+	  "pause web1",
+	  .args = { P_WORKLOAD("the VM") } },
+	{ .head = "resume", G_INVENTORY, 1, run_vm_resume,
+	  "resume a paused VM",
+	  "Lets a paused VM run again.",
+	  "resume web1",
+	  .args = { P_WORKLOAD("the VM") } },
+
 	/* -- other -- */
 	{ .head = "lab up", G_OTHER, 1, run_lab_up,
 	  "build a lab of namespace workloads",
@@ -733,7 +818,8 @@ static const struct {
 	const char *verb;
 	const char *help;
 } verbs[] = {
-	{ "add", "add a workload, NIC, address, tag, group, service or rule" },
+	{ "add", "add a workload, NIC, address, tag, group, service, rule or "
+	  "playbook step" },
 	{ "delete", "delete an object" },
 	{ "set", "change a group, service or rule, the default action or a "
 	  "timeout" },
@@ -1152,13 +1238,17 @@ static int take_value(struct walk *w, const struct param *p, size_t *i,
 	}
 	case K_SERVICE_DEF:
 	case K_COMMAND:
+	case K_REST:
 		v->ntok = w->n - *i;
 		for (size_t k = *i; k < w->n; k++)
 			strv_push(&v->list, w->t[k].text);
 		*i = w->n;
 		if (w->exec)
 			return 0;
-		if (p->kind == K_SERVICE_DEF) {
+		if (p->kind == K_REST) {
+			w->ex = EX_VALUE;
+			w->vp = p;
+		} else if (p->kind == K_SERVICE_DEF) {
 			service_state(w, t, v->ntok);
 			w->ex = EX_SERVICE;
 		} else {
@@ -1699,6 +1789,23 @@ static int tag_write(struct bh *bh, const char *wl, const char *tag, int add)
 	             policy_tag_delete(bh, wl, tag);
 }
 
+/* The operational event of a tag change, for playbooks (held until an
+ * all-or-nothing batch has succeeded). */
+static void tag_event(struct ctx *c, const char *trigger, const char *wl,
+                      const char *tag)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct json j;
+
+	json_init(&j, &sb);
+	json_obj_begin(&j);
+	json_kstr(&j, "tag", tag);
+	json_kstr(&j, "by", c->bh->user);
+	json_obj_end(&j);
+	playbook_emit(c->bh, trigger, wl, sb_str(&sb));
+	sb_free(&sb);
+}
+
 static int run_add_tag(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *tag = S(c, "TAG");
@@ -1706,6 +1813,7 @@ static int run_add_tag(struct ctx *c)
 	if (tag_write(c->bh, wl, tag, 1) < 0)
 		return -1;
 	msg(c, "tag \"%s\" added to workload \"%s\"", tag, wl);
+	tag_event(c, "tag-added", wl, tag);
 	return 0;
 }
 
@@ -1716,6 +1824,7 @@ static int run_delete_tag(struct ctx *c)
 	if (tag_write(c->bh, wl, tag, 0) < 0)
 		return -1;
 	msg(c, "tag \"%s\" removed from workload \"%s\"", tag, wl);
+	tag_event(c, "tag-removed", wl, tag);
 	return 0;
 }
 
@@ -3205,4 +3314,69 @@ void cmd_format_error(const struct bh *bh, const struct cmd_opts *o,
 		sb_addf(out, "%s: %s\n", where, bh->err);
 	else
 		sb_addf(out, "error: %s\n", bh->err);
+}
+
+/* ---- handlers: playbooks and VM actions ----------------------------------- */
+
+static int run_add_playbook(struct ctx *c)
+{
+	const char *trigger = S(c, "TRIGGER"), *action = S(c, "ACTION");
+	int seq;
+
+	if (playbook_step_add(c->bh, trigger, action, L(c, "ARGS"), &seq) < 0)
+		return -1;
+	msg(c, "playbook %s step %d added (candidate)", trigger, seq);
+	return 0;
+}
+
+static int run_delete_playbook(struct ctx *c)
+{
+	const char *trigger = S(c, "TRIGGER");
+	int seq = S(c, "STEP") ? (int)N(c, "STEP") : 0;
+
+	if (playbook_step_delete(c->bh, trigger, seq) < 0)
+		return -1;
+	if (seq)
+		msg(c, "playbook %s step %d deleted (candidate)", trigger, seq);
+	else
+		msg(c, "playbook %s deleted (candidate)", trigger);
+	return 0;
+}
+
+static int run_show_playbooks(struct ctx *c)
+{
+	return playbook_show(c->bh, c->o->json, c->out);
+}
+
+static int vm_action(struct ctx *c, enum virt_vm_op op, const char *name)
+{
+	struct virt *v = engine_virt(c->bh);
+	char result[1024];
+
+	if (!v || virt_vm_action(v, S(c, "WORKLOAD"), op, name, result,
+	                         sizeof result) < 0)
+		return -1;
+	msg(c, "%s", result);
+	return 0;
+}
+
+static int run_vm_snapshot(struct ctx *c)
+{
+	return vm_action(c, VIRT_VM_SNAPSHOT, S(c, "NAME"));
+}
+
+static int run_vm_shutdown(struct ctx *c)
+{
+	return vm_action(c, F(c, "force") ? VIRT_VM_DESTROY : VIRT_VM_SHUTDOWN,
+	                 NULL);
+}
+
+static int run_vm_pause(struct ctx *c)
+{
+	return vm_action(c, VIRT_VM_PAUSE, NULL);
+}
+
+static int run_vm_resume(struct ctx *c)
+{
+	return vm_action(c, VIRT_VM_RESUME, NULL);
 }

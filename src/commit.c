@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "bulkhead.h"
+#include "playbook.h"
 #include "policy.h"
 #include "policy_internal.h"
 #include "store.h"
@@ -226,7 +227,10 @@ int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
 	    policy_config_load(bh, CONFIG_RUNNING, &running) ||
 	    policy_config_check(bh, &cand))
 		goto done;
-	if (same_config(&cand, &running)) {
+	if (same_config(&cand, &running) &&
+	    (found = playbook_config_same(bh, cand_cfg, run_cfg)) != 0) {
+		if (found < 0)
+			goto done;
 		if (store_config_delete(bh, cand_cfg))
 			goto done;
 		rc = apply_running(bh);
@@ -519,6 +523,7 @@ int policy_batch_end(struct bh *bh, int ok, int *changed)
 	}
 	free(b->a);
 	free(b);
+	playbook_batch_end(bh, ok);
 	if (changed)
 		*changed = any;
 	if (rc)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bulkhead.h"
+#include "playbook.h"
 #include "policy.h"
 #include "policy_internal.h"
 #include "store.h"
@@ -273,6 +274,12 @@ int policy_config_text(struct bh *bh, enum config_which which,
 	inventory_text(&inv, out);
 	policy_addressing_text(bh, &inv, out);
 	config_lines(&cfg, &inv, &lines);
+	if (playbook_config_lines(bh, -1, which, &lines)) {
+		strv_free(&lines);
+		policy_config_free(&cfg);
+		policy_inventory_free(&inv);
+		return -1;
+	}
 	for (size_t i = 0; i < lines.n; i++)
 		sb_addf(out, "%s\n", lines.v[i]);
 	sb_add(out, "commit\n");
@@ -358,7 +365,7 @@ static int diff_side(struct bh *bh, int64_t rev, enum config_which which,
 		return -1;
 	policy_config_lines(&cfg, lines);
 	policy_config_free(&cfg);
-	return 0;
+	return playbook_config_lines(bh, rev, which, lines);
 }
 
 int policy_diff(struct bh *bh, int64_t from, int64_t to, struct strbuf *out)

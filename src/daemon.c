@@ -57,6 +57,7 @@
 #include "engine.h"
 #include "libvirt.h"
 #include "loop.h"
+#include "playbook.h"
 #include "policy.h"
 #include "util.h"
 
@@ -119,6 +120,7 @@ struct daemon {
  * name ends the table. */
 static const struct daemon_service services[] = {
 	{ "addresses", learn_start, learn_stop, learn_resync },
+	{ "playbooks", playbook_service_start, playbook_service_stop, NULL },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -256,6 +258,10 @@ static int role_needed(struct daemon *d, const struct token *t, size_t n,
 	    n > 1 && !t[1].quoted && strcmp(t[1].text, "tag") == 0)
 		return ROLE_OPERATOR;
 	if (strcmp(verb, "quarantine") == 0 || strcmp(verb, "release") == 0)
+		return ROLE_OPERATOR;
+	/* VM actions (issue 5): an operator's tools in an incident. */
+	if (strcmp(verb, "snapshot") == 0 || strcmp(verb, "shutdown") == 0 ||
+	    strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0)
 		return ROLE_OPERATOR;
 	return ROLE_ADMIN;
 }

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "libvirt.h"
 #include "nft.h"
+#include "playbook.h"
 #include "policy.h"
 
 /* bh->tag_write of in-process engines: the provider (in bh->tag_handle,
@@ -41,6 +42,25 @@ static int tag_write_lazy(struct bh *bh, const char *workload,
 	return virt_tag_write(bh, workload, tag, add);
 }
 
+struct virt *engine_virt(struct bh *bh)
+{
+	if (bh->tag_write == virt_tag_write && bh->tag_handle)
+		return bh->tag_handle;
+	if (bh->tag_write != tag_write_lazy) {
+		bh_error(bh, "VM actions need a libvirt connection and this "
+		         "engine has none: run them as root, or through a "
+		         "daemon started without --no-libvirt");
+		return NULL;
+	}
+	if (!bh->tag_handle) {
+		const char *uri = getenv("BULKHEAD_LIBVIRT_URI");
+
+		bh->tag_handle = virt_open_background(bh, uri && *uri ? uri :
+		                                      VIRT_DEFAULT_URI);
+	}
+	return bh->tag_handle;
+}
+
 struct bh *engine_open(const char *path, enum engine_kernel kernel,
                        char *err, size_t errlen)
 {
@@ -48,6 +68,9 @@ struct bh *engine_open(const char *path, enum engine_kernel kernel,
 
 	if (!bh)
 		return NULL;
+	/* Playbooks run in the daemon; here an event with steps is only
+	 * audited as not run (the daemon's runner replaces this). */
+	bh->event = playbook_event_nodaemon;
 	if (kernel == ENGINE_KERNEL_AUTO && geteuid() == 0) {
 		if (nft_attach(bh)) {
 			snprintf(err, errlen, "%s", bh->err);

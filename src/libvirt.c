@@ -73,6 +73,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -2184,4 +2186,224 @@ int virt_addresses(struct virt *v, const char *workload, const char *source,
 	free(ifs);
 	policy_workload_free(&w);
 	return 0;
+}
+
+/* ---- VM actions ------------------------------------------------------------ */
+/*
+ * Operator actions on a VM (`snapshot`, `shutdown`, `pause`, `resume`, and
+ * the playbook steps of the same names).  Each is one libvirt call that
+ * returns without waiting for the guest, so the daemon's loop is held
+ * only as long as libvirt takes to answer (a snapshot: as long as QEMU
+ * takes to write the guest's RAM).
+ */
+const char *virt_vm_op_name(enum virt_vm_op op)
+{
+	switch (op) {
+	case VIRT_VM_SNAPSHOT: return "snapshot";
+	case VIRT_VM_SHUTDOWN: return "shutdown";
+	case VIRT_VM_DESTROY: return "shutdown force";
+	case VIRT_VM_PAUSE: return "pause";
+	case VIRT_VM_RESUME: return "resume";
+	}
+	return "?";
+}
+
+static const char *dom_state_name(int st)
+{
+	switch (st) {
+	case VIR_DOMAIN_RUNNING: return "running";
+	case VIR_DOMAIN_BLOCKED: return "blocked";
+	case VIR_DOMAIN_PAUSED: return "paused";
+	case VIR_DOMAIN_SHUTDOWN: return "shutting down";
+	case VIR_DOMAIN_SHUTOFF: return "shut off";
+	case VIR_DOMAIN_CRASHED: return "crashed";
+	case VIR_DOMAIN_PMSUSPENDED: return "suspended by the guest";
+	default: return "unknown";
+	}
+}
+
+/* A snapshot name goes into a file name: letters, digits, '.', '_', '-',
+ * not starting with '.' or '-'. */
+static int snapshot_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BH_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* mkdir -p @dir, 0700 for what it makes. */
+static int mkdirs(const char *dir)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof p, "%s", dir);
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*c = '/';
+	}
+	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int vm_snapshot(struct virt *v, virDomainPtr dom, const char *wl,
+                       const char *name, char *result, size_t len)
+{
+	const char *dir = getenv("BULKHEAD_SNAPSHOT_DIR");
+	char auto_name[64], file[PATH_MAX];
+	struct strbuf x = STRBUF_INIT;
+	virDomainSnapshotPtr snap;
+	struct stat sb;
+
+	if (!name || !*name) {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(auto_name, sizeof auto_name,
+		         "bulkhead-%Y%m%d-%H%M%S", &tm);
+		name = auto_name;
+	}
+	if (!snapshot_name_ok(name))
+		return bh_error(v->bh, "snapshot name \"%s\": use 1-%d letters, "
+		                "digits, '.', '_' or '-', not starting with "
+		                "'.' or '-'", name, BH_NAME_MAX);
+	if (!dir || !*dir)
+		dir = VIRT_SNAPSHOT_DIR;
+	if (mkdirs(dir) < 0)
+		return bh_error(v->bh, "snapshot directory %s: %s (set "
+		                "BULKHEAD_SNAPSHOT_DIR to a writable place)",
+		                dir, strerror(errno));
+	snprintf(file, sizeof file, "%s/%s-%s.mem", dir, wl, name);
+	if (stat(file, &sb) == 0)
+		return bh_error(v->bh, "workload \"%s\": snapshot \"%s\" "
+		                "exists already (%s): choose another name", wl,
+		                name, file);
+	sb_addf(&x, "<domainsnapshot><name>%s</name>"
+	        "<description>taken by bulkhead</description>"
+	        "<memory snapshot='external' file='%s'/>"
+	        "</domainsnapshot>", name, file);
+	/* LIVE: the guest keeps running while its RAM is written. */
+	snap = virDomainSnapshotCreateXML(dom, x.s,
+	                                  VIR_DOMAIN_SNAPSHOT_CREATE_LIVE);
+	sb_free(&x);
+	if (!snap)
+		return bh_error(v->bh, "workload \"%s\": snapshot \"%s\" "
+		                "failed: %s", wl, name, verr());
+	virDomainSnapshotFree(snap);
+	snprintf(result, len, "snapshot \"%s\" of workload \"%s\" taken "
+	         "(memory in %s)", name, wl, file);
+	return 0;
+}
+
+int virt_vm_action(struct virt *v, const char *workload, enum virt_vm_op op,
+                   const char *name, char *result, size_t len)
+{
+	const char *what = virt_vm_op_name(op);
+	struct workload w;
+	virDomainPtr dom;
+	int st = 0, reason = 0, rc = -1, ok = 1;
+
+	result[0] = '\0';
+	if (policy_workload_get(v->bh, workload, &w))
+		return -1;
+	if (!is_libvirt(&w) || !w.uuid[0]) {
+		bh_error(v->bh, "%s: workload \"%s\" is not a libvirt VM (it "
+		         "was added by hand): only libvirt domains can be "
+		         "acted on", what, workload);
+		policy_workload_free(&w);
+		return -1;
+	}
+	if (need_conn(v)) {
+		char why[BH_ERR_MAX];
+
+		snprintf(why, sizeof why, "%s", v->bh->err);
+		bh_error(v->bh, "%s: workload \"%s\": libvirt at %s does not "
+		         "answer: %s", what, workload, v->uri, why);
+		policy_workload_free(&w);
+		return -1;
+	}
+	dom = virDomainLookupByUUIDString(v->conn, w.uuid);
+	policy_workload_free(&w);
+	if (!dom)
+		return bh_error(v->bh, "%s: workload \"%s\": its libvirt "
+		                "domain is gone: %s", what, workload, verr());
+	if (virDomainGetState(dom, &st, &reason, 0) < 0) {
+		bh_error(v->bh, "%s: workload \"%s\": %s", what, workload,
+		         verr());
+		goto out;
+	}
+	switch (op) {
+	case VIRT_VM_SNAPSHOT:
+	case VIRT_VM_SHUTDOWN:
+		ok = st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_BLOCKED ||
+		     st == VIR_DOMAIN_PAUSED;
+		break;
+	case VIRT_VM_DESTROY:
+		ok = virDomainIsActive(dom) == 1;
+		break;
+	case VIRT_VM_PAUSE:
+		ok = st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_BLOCKED;
+		break;
+	case VIRT_VM_RESUME:
+		ok = st == VIR_DOMAIN_PAUSED;
+		break;
+	}
+	if (!ok) {
+		if (op == VIRT_VM_PAUSE && st == VIR_DOMAIN_PAUSED)
+			bh_error(v->bh, "pause: workload \"%s\" is paused "
+			         "already (let it run with 'resume %s')",
+			         workload, workload);
+		else
+			bh_error(v->bh, "%s: workload \"%s\" is %s: %s", what,
+			         workload, dom_state_name(st),
+			         op == VIRT_VM_RESUME ?
+			         "only a paused VM can be resumed" :
+			         "start it first");
+		goto out;
+	}
+	switch (op) {
+	case VIRT_VM_SNAPSHOT:
+		rc = vm_snapshot(v, dom, workload, name, result, len);
+		goto out;
+	case VIRT_VM_SHUTDOWN:
+		/* ACPI only asks the guest; the lifecycle event tells when it
+		 * is off.  A guest that ignores it needs `force`. */
+		rc = virDomainShutdownFlags(dom,
+		                            VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN);
+		snprintf(result, len, "workload \"%s\": shutdown requested "
+		         "(ACPI power button; 'shutdown %s force' if the guest "
+		         "ignores it)", workload, workload);
+		break;
+	case VIRT_VM_DESTROY:
+		rc = virDomainDestroy(dom);
+		snprintf(result, len, "workload \"%s\" powered off (forced)",
+		         workload);
+		break;
+	case VIRT_VM_PAUSE:
+		rc = virDomainSuspend(dom);
+		snprintf(result, len, "workload \"%s\" paused", workload);
+		break;
+	case VIRT_VM_RESUME:
+		rc = virDomainResume(dom);
+		snprintf(result, len, "workload \"%s\" resumed", workload);
+		break;
+	}
+	if (rc < 0) {
+		result[0] = '\0';
+		bh_error(v->bh, "%s: workload \"%s\": libvirt refused: %s",
+		         what, workload, verr());
+	}
+out:
+	virDomainFree(dom);
+	return rc < 0 ? -1 : 0;
 }

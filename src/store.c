@@ -113,6 +113,10 @@ static const char *const SQL_CONFIG_COPY[] = {
 	"SELECT ?2, rule, role, seq, name FROM rule_ref WHERE config = ?1",
 	"INSERT INTO setting(config, key, value) "
 	"SELECT ?2, key, value FROM setting WHERE config = ?1",
+	/* sql/0004-playbooks.sql */
+	"INSERT INTO playbook_step(config, trigger, seq, action, arg,"
+	" timeout_s) SELECT ?2, trigger, seq, action, arg, timeout_s "
+	"FROM playbook_step WHERE config = ?1",
 };
 
 static const char SQL_SERVICE_ALL[] =
