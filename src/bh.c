@@ -93,6 +93,8 @@ static void identity(struct bh *bh)
 	bh->client[0] = '\0';
 	if (ssh && *ssh)
 		first_word(ssh, bh->client, sizeof bh->client);
+	ssh = getenv("SSH_CONNECTION");
+	snprintf(bh->ssh, sizeof bh->ssh, "%s", ssh ? ssh : "");
 }
 
 /* Roll back an expired `commit confirmed` (no kernel to touch yet: the

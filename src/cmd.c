@@ -31,6 +31,7 @@
 #include "lab.h"
 #include "match.h"
 #include "policy.h"
+#include "safeops.h"
 #include "show.h"
 
 /* ---- the grammar table: types ------------------------------------------ */
@@ -155,6 +156,7 @@ static int run_set_rule(struct ctx *c);
 static int run_set_group(struct ctx *c);
 static int run_set_service(struct ctx *c);
 static int run_set_timeout(struct ctx *c);
+static int run_set_commit_comment(struct ctx *c);
 static int run_show_workloads(struct ctx *c);
 static int run_show_workload(struct ctx *c);
 static int run_show_groups(struct ctx *c);
@@ -489,20 +491,42 @@ static const struct command commands[] = {
 		  .help = "30s, 15m, 2h, 1d or seconds" },
 	  } },
 
+	{ .head = "set commit-comment", G_POLICY, 1, run_set_commit_comment,
+	  "require a comment on every commit, or not",
+	  "With 'required', a commit without 'comment TEXT' is refused, so the "
+	  "history says why each revision was made.  Like every setting it "
+	  "goes into the candidate; it holds once committed, and the commit "
+	  "that switches it on or off needs a comment itself.",
+	  "set commit-comment required",
+	  .args = {
+		{ .meta = "required|optional", .kind = K_CHOICE,
+		  .choices = "required|optional", .noun = "value",
+		  .help = "whether a commit needs a comment" },
+	  } },
+
 	/* -- the config life cycle -- */
 	{ .head = "commit", G_CONFIG, 1, run_commit,
 	  "make the candidate the running config",
 	  "Checks the candidate, applies it and records it as a new revision.  "
 	  "With 'confirmed', the previous revision comes back unless 'confirm' "
-	  "follows within MINUTES.",
+	  "follows within MINUTES (a bare number), or a DURATION with its unit "
+	  "(90s, 10m, 1h), even if your session dies or the daemon restarts "
+	  "meanwhile: the deadline is kept in the store.  Before changing "
+	  "anything, a commit over SSH checks whether the new policy would "
+	  "cut your own session's path through a managed NIC, and refuses "
+	  "unless 'force' is given.",
 	  "commit confirmed 5 comment \"open https to web\"",
 	  .opts = {
-		{ .kw = "confirmed", .meta = "MINUTES", .kind = K_NUMBER,
-		  .noun = "minutes", .help = "roll back unless confirmed in time" },
+		{ .kw = "confirmed", .meta = "MINUTES|DURATION", .kind = K_WORD,
+		  .noun = "minutes",
+		  .help = "roll back unless confirmed in time: minutes, or "
+		          "30s, 10m, 1h" },
 		{ .kw = "comment", .meta = "TEXT", .kind = K_WORD,
 		  .help = "why: kept in the history" },
 		{ .kw = "check", .help = "only check, with the kernel's verdict: "
 		  "change nothing" },
+		{ .kw = "force", .help = "commit even though it would cut your "
+		  "own SSH session" },
 	  } },
 	{ .head = "confirm", G_CONFIG, 1, run_confirm,
 	  "keep a 'commit confirmed'",
@@ -1999,23 +2023,57 @@ static int run_set_timeout(struct ctx *c)
 	return 0;
 }
 
+static int run_set_commit_comment(struct ctx *c)
+{
+	const char *v = S(c, "required|optional");
+
+	if (policy_setting_set(c->bh, "commit-comment", v) < 0)
+		return -1;
+	msg(c, "commit comments %s (candidate)", v);
+	return 0;
+}
+
 /* ---- handlers: config life cycle --------------------------------------- */
+
+/* `commit confirmed`'s time: a bare number is minutes (as ever), a
+ * number with s, m, h or d a duration; at most a week. */
+static int confirm_time(struct ctx *c, const char *text, int64_t *secs)
+{
+	char err[256];
+
+	if (*text && strspn(text, "0123456789") == strlen(text)) {
+		if (strlen(text) > 6 || atoll(text) < 1 ||
+		    atoll(text) > 7 * 24 * 60)
+			return bh_error(c->bh, "commit: confirmed %s: give 1 to "
+			                "%d minutes, or a duration such as 90s "
+			                "or 2h (at most 7d)", text, 7 * 24 * 60);
+		*secs = atoll(text) * 60;
+		return 0;
+	}
+	if (util_duration_parse(text, secs, err, sizeof err) < 0)
+		return bh_error(c->bh, "commit: confirmed %s: %s", text, err);
+	if (*secs > 7 * 24 * 3600)
+		return bh_error(c->bh, "commit: confirmed %s is too long (at "
+		                "most 7d, a week)", text);
+	return 0;
+}
 
 static int run_commit(struct ctx *c)
 {
 	struct candidate_state before;
-	int64_t rev = 0, minutes = N(c, "confirmed");
+	int64_t rev = 0, secs = 0;
+	const char *conf = S(c, "confirmed");
+	char when[32];
 	struct json j;
 
-	if (minutes > 7 * 24 * 60)
-		return bh_error(c->bh, "commit: confirmed %" PRId64 " minutes is "
-		                "too long (at most %d, a week)", minutes,
-		                7 * 24 * 60);
+	if (conf && confirm_time(c, conf, &secs) < 0)
+		return -1;
 	if (F(c, "check")) {
 		int kernel = 0;
-		if (minutes || S(c, "comment"))
+		if (secs || S(c, "comment") || F(c, "force"))
 			return bh_error(c->bh, "commit check: changes nothing, so "
-			                "'confirmed' and 'comment' do not go with it");
+			                "'confirmed', 'comment' and 'force' do not "
+			                "go with it");
 		if (policy_commit_check(c->bh, &kernel) < 0)
 			return -1;
 		msg(c, "check passed: %s", kernel ?
@@ -2027,13 +2085,24 @@ static int run_commit(struct ctx *c)
 	memset(&before, 0, sizeof before);
 	if (policy_candidate_state(c->bh, &before) < 0)
 		return -1;
-	if (policy_commit(c->bh, S(c, "comment"), (int)minutes, &rev) < 0)
+	if (access_commit_check(c->bh, F(c, "force"), secs > 0,
+	                        &c->msg) < 0)
+		return -1;
+	if (c->msg.len)
+		sb_addc(&c->msg, '\n');
+	if (policy_commit_secs(c->bh, S(c, "comment"), (int)secs, &rev) < 0)
 		return -1;
 	if (rev > before.running_rev) {
 		msg(c, "committed revision %" PRId64, rev);
-		if (minutes)
-			msg(c, "; 'confirm' within %" PRId64 " minute%s or it is "
-			    "rolled back", minutes, minutes == 1 ? "" : "s");
+		if (secs % 60 == 0 && strspn(conf ? conf : "", "0123456789") ==
+		    strlen(conf ? conf : ""))
+			snprintf(when, sizeof when, "%" PRId64 " minute%s",
+			         secs / 60, secs == 60 ? "" : "s");
+		else
+			util_duration_format(secs, when, sizeof when);
+		if (secs)
+			msg(c, "; 'confirm' within %s or it is rolled back",
+			    when);
 	} else {
 		msg(c, "no changes; running config is revision %" PRId64, rev);
 	}

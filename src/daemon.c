@@ -57,6 +57,7 @@
 #include "libvirt.h"
 #include "loop.h"
 #include "policy.h"
+#include "safeops.h"
 #include "util.h"
 
 #define CONN_MAX 128
@@ -81,6 +82,8 @@ struct conn {
 	int closing;            /* close once out is sent */
 	char user[64];          /* bh->user while serving it */
 	char client[64];        /* bh->client while serving it */
+	char ssh[128];          /* bh->ssh while serving it: the peer's
+	                           SSH_CONNECTION (access_peer_ssh) */
 	struct strbuf in;       /* received, from in_off on not yet taken */
 	size_t in_off;
 	struct strbuf out;      /* to send, from out_off on */
@@ -486,6 +489,7 @@ static void do_hello(struct daemon *d, struct conn *c, const struct frame *fr)
 	identity(c, client_field(fr, 1, user, sizeof user),
 	         client_field(fr, 2, sudo, sizeof sudo),
 	         client_field(fr, 3, ssh, sizeof ssh));
+	access_peer_ssh(c->pid, c->ssh, sizeof c->ssh);
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	f[0] = CLIENT_PROTO_VERSION;
 	f[1] = pid;
@@ -605,6 +609,7 @@ static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 		return;
 	}
 	act_as(d, c->user, c->client);
+	snprintf(d->bh->ssh, sizeof d->bh->ssh, "%s", c->ssh);
 	switch (fr->type) {
 	case CLIENT_EXEC:
 		do_exec(d, c, fr);
@@ -626,6 +631,7 @@ static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 		break;
 	}
 	act_as(d, d->self_user, d->self_client);
+	d->bh->ssh[0] = '\0';
 	/* A commit may have set or cleared a deadline. */
 	if (fr->type == CLIENT_EXEC || fr->type == CLIENT_BATCH)
 		confirm_refresh(d);

@@ -1,0 +1,73 @@
+/*
+ * safeops.h - safe operations (issue 5): the management-access check a
+ * commit makes before it changes anything (src/access.c, policy layer),
+ * and the SSH forced command for integrations (src/sshcmd.c, front end).
+ */
+#ifndef BH_SAFEOPS_H
+#define BH_SAFEOPS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "bulkhead.h"
+#include "util.h"
+
+struct config;
+struct inventory;
+
+/*
+ * One SSH session's path as SSH_CONNECTION gives it: "CADDR CPORT SADDR
+ * SPORT".  Addresses canonical (an IPv4-mapped IPv6 address as IPv4, a
+ * zone index dropped).
+ */
+struct ssh_path {
+	char caddr[64];
+	char saddr[64];
+	int cport, sport;
+};
+/* 0, or -1 when @text is not of that form. */
+int access_path_parse(const char *text, struct ssh_path *p);
+
+/*
+ * The verdict of @cfg (membership computed over @inv) on a TCP packet
+ * @src -> @dst port @dport checked on a NIC of workload @at: the first
+ * matching enabled rule in section order, else the default action.
+ * Returns the action (enum action); *rule_id gets the rule's id, 0 for
+ * the default.  The same first-match walk the compiled chains make; the
+ * flow set (established flows) is not looked at.
+ */
+int access_verdict(const struct config *cfg, const char *at,
+                   const char *src, const char *dst, int dport,
+                   int64_t *rule_id);
+
+/*
+ * Before a commit: when the acting session came over SSH (bh->ssh) and its
+ * path crosses a managed NIC (the client's address, or the address it
+ * reached, is bound to one), ask whether the candidate would drop what
+ * the running config lets through on that path.  Nothing to fear: 0.
+ * It would: without @force or @confirmed, -1 with the refusal in bh->err
+ * (what would be dropped, by which rule, and what to do); with either,
+ * 0 and the warning appended to @note (one line, no newline).  Read
+ * only: the store and the kernel are not changed.
+ */
+int access_commit_check(struct bh *bh, int force, int confirmed,
+                        struct strbuf *note);
+
+/*
+ * The daemon's view of a peer's session: SSH_CONNECTION from the
+ * environment of process @pid (/proc/PID/environ) into @buf, "" when it
+ * has none or cannot be read.
+ */
+void access_peer_ssh(pid_t pid, char *buf, size_t len);
+
+/*
+ * `bulkhead ssh-command`, an authorized_keys forced command: runs
+ * $SSH_ORIGINAL_COMMAND as one batch through the daemon only (never an
+ * engine in-process), JSON out, limited to the commands of an integration
+ * (show, help, add/delete tag, quarantine, release) before the daemon's
+ * roles are even asked.  @argv[0] is "ssh-command".  Returns the exit
+ * status (0 ok, 1 refused or failed, 2 usage).
+ */
+int sshcmd_main(int argc, char **argv, const char *db, const char *socket);
+
+#endif
