@@ -39,7 +39,7 @@
  *   or "1").  LIST: one field, the words one a line.  STATE: exists,
  *   changes, base revision, running revision (decimal text).
  *   REFUSED (message) may answer any request; the daemon then closes.
- *   flags: "json" or "".
+ *   flags: blank-separated words: "json", "idempotent"; "" for none.
  */
 #ifndef BH_CLIENT_H
 #define BH_CLIENT_H

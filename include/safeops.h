@@ -61,6 +61,32 @@ int access_commit_check(struct bh *bh, int force, int confirmed,
 void access_peer_ssh(pid_t pid, char *buf, size_t len);
 
 /*
+ * Idempotent adds (src/idem.c; `--idempotent`): each returns 1 when the
+ * object exists with what the command gives (the "exists unchanged" line
+ * appended to @what), 0 when it does not exist (go on with the add), -1
+ * when it exists otherwise (bh->err names the difference and the fix).
+ * A NULL or "" field of the given object was not given: not compared.
+ * idem_rule compares only a rule given with an id (r->id), else 0.
+ */
+struct workload;
+struct nic;
+struct group;
+struct service;
+struct rule;
+int idem_workload(struct bh *bh, const struct workload *w, const char *kind,
+                  struct strbuf *what);
+int idem_nic(struct bh *bh, const char *wl, const struct nic *nic,
+             struct strbuf *what);
+int idem_address(struct bh *bh, const char *wl, const char *addr,
+                 const char *ifname, struct strbuf *what);
+int idem_tag(struct bh *bh, const char *wl, const char *tag,
+             struct strbuf *what);
+int idem_group(struct bh *bh, const struct group *g, struct strbuf *what);
+int idem_service(struct bh *bh, const struct service *s,
+                 struct strbuf *what);
+int idem_rule(struct bh *bh, const struct rule *r, struct strbuf *what);
+
+/*
  * `bulkhead ssh-command`, an authorized_keys forced command: runs
  * $SSH_ORIGINAL_COMMAND as one batch through the daemon only (never an
  * engine in-process), JSON out, limited to the commands of an integration

@@ -605,7 +605,8 @@ int client_exec(struct client *c, const struct cmd_opts *o,
 		sb_free(&out);
 		return rc;
 	}
-	f[0] = o->json ? "json" : "";
+	f[0] = o->idempotent ? (o->json ? "json idempotent" : "idempotent")
+	                     : (o->json ? "json" : "");
 	f[1] = line;
 	if (request(c, CLIENT_EXEC, 2, f, NULL, err, sizeof err) < 0 ||
 	    (rc = replies(c, emit, ctx, err, sizeof err)) < 0) {
@@ -632,7 +633,8 @@ int client_batch(struct client *c, const struct cmd_opts *o,
 		emit_error(o, err, emit, ctx);
 		return 1;
 	}
-	f[0] = o->json ? "json" : "";
+	f[0] = o->idempotent ? (o->json ? "json idempotent" : "idempotent")
+	                     : (o->json ? "json" : "");
 	f[1] = name ? name : "";
 	f[2] = text;
 	l[0] = l[1] = (size_t)-1;

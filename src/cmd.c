@@ -1549,6 +1549,7 @@ static int run_add_workload(struct ctx *c)
 {
 	struct workload w;
 	const char *name = S(c, "NAME");
+	int rc;
 
 	memset(&w, 0, sizeof w);
 	if (name_check(c, "workload", name) < 0)
@@ -1561,6 +1562,9 @@ static int run_add_workload(struct ctx *c)
 	    copy_field(c, w.uuid, sizeof w.uuid, "uuid", S(c, "uuid")) < 0)
 		return -1;
 	snprintf(w.source, sizeof w.source, "static");
+	if (c->o->idempotent && (rc = idem_workload(c->bh, &w, S(c, "kind"),
+	                                            &c->msg)) != 0)
+		return rc < 0 ? -1 : 0;
 	if (policy_workload_add(c->bh, &w) < 0)
 		return -1;
 	msg(c, "workload \"%s\" added", name);
@@ -1586,6 +1590,11 @@ static int run_add_nic(struct ctx *c)
 		addr_canon(addrs->v[i], 1, canon, sizeof canon);
 		strv_push(&nic.addrs, canon);
 	}
+	if (c->o->idempotent &&
+	    (rc = idem_nic(c->bh, wl, &nic, &c->msg)) != 0) {
+		strv_free(&nic.addrs);
+		return rc < 0 ? -1 : 0;
+	}
 	rc = policy_nic_add(c->bh, wl, &nic);
 	strv_free(&nic.addrs);
 	if (rc < 0)
@@ -1598,7 +1607,11 @@ static int run_add_address(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *addr = S(c, "ADDR");
 	char canon[64];
+	int rc;
 
+	if (c->o->idempotent && (rc = idem_address(c->bh, wl, addr,
+	                                           S(c, "nic"), &c->msg)) != 0)
+		return rc < 0 ? -1 : 0;
 	if (policy_address_add(c->bh, wl, addr, S(c, "nic")) < 0)
 		return -1;
 	addr_canon(addr, 1, canon, sizeof canon);
@@ -1631,7 +1644,11 @@ static int tag_write(struct bh *bh, const char *wl, const char *tag, int add)
 static int run_add_tag(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *tag = S(c, "TAG");
+	int rc;
 
+	if (c->o->idempotent &&
+	    (rc = idem_tag(c->bh, wl, tag, &c->msg)) != 0)
+		return rc < 0 ? -1 : 0;
 	if (tag_write(c->bh, wl, tag, 1) < 0)
 		return -1;
 	msg(c, "tag \"%s\" added to workload \"%s\"", tag, wl);
@@ -1710,6 +1727,12 @@ static int run_add_group(struct ctx *c)
 	g.match = (char *)S(c, "match");
 	strv_copy(&g.members, L(c, "member"));
 	rc = cidr_list(c, L(c, "address"), &g.addresses);
+	if (rc == 0 && c->o->idempotent &&
+	    (rc = idem_group(c->bh, &g, &c->msg)) == 1) {
+		strv_free(&g.members);
+		strv_free(&g.addresses);
+		return 0;
+	}
 	if (rc == 0)
 		rc = policy_group_add(c->bh, &g);
 	strv_free(&g.members);
@@ -1831,6 +1854,11 @@ static int service_run(struct ctx *c, int replace)
 		return -1;
 	snprintf(s.name, sizeof s.name, "%s", name);
 	rc = service_def(c, name, &s);
+	if (rc == 0 && !replace && c->o->idempotent &&
+	    (rc = idem_service(c->bh, &s, &c->msg)) == 1) {
+		free(s.e);
+		return 0;
+	}
 	if (rc == 0)
 		rc = replace ? policy_service_set(c->bh, &s)
 		             : policy_service_add(c->bh, &s);
@@ -1871,6 +1899,16 @@ static int run_add_rule(struct ctx *c)
 	r.comment = (char *)S(c, "comment");
 	r.position = (int)N(c, "position");
 	r.id = N(c, "id");
+	if (c->o->idempotent) {
+		int rc = idem_rule(c->bh, &r, &c->msg);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			id = r.id;
+			goto json;
+		}
+	}
 	if (policy_rule_add(c->bh, &r, &id) < 0)
 		return -1;
 	/* The place it took: that one rule read back, not the whole
@@ -1881,6 +1919,7 @@ static int run_add_rule(struct ctx *c)
 	policy_rule_free(&added);
 	msg(c, "rule %" PRId64 " added to %s at position %d", id,
 	    policy_section_name(r.section), position);
+json:
 	if (c->o->json) {
 		json_init(&j, c->out);
 		json_obj_begin(&j);

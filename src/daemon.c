@@ -512,15 +512,30 @@ static char *field_dup(const struct frame *fr, size_t i)
 	return s;
 }
 
+/* A request's flags: blank-separated words, "json", "idempotent". */
+static void flags_parse(const char *flags, struct cmd_opts *o)
+{
+	char buf[64], *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", flags);
+	for (char *w = strtok_r(buf, " ", &save); w;
+	     w = strtok_r(NULL, " ", &save)) {
+		if (strcmp(w, "json") == 0)
+			o->json = 1;
+		else if (strcmp(w, "idempotent") == 0)
+			o->idempotent = 1;
+	}
+}
+
 static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 {
 	struct cmd_opts o = { 0 };
 	struct strbuf out = STRBUF_INIT;
-	char flags[16];
+	char flags[64];
 	char *line = field_dup(fr, 1);
 	int rc;
 
-	o.json = strcmp(client_field(fr, 0, flags, sizeof flags), "json") == 0;
+	flags_parse(client_field(fr, 0, flags, sizeof flags), &o);
 	rc = role_check(d, c, line);
 	if (rc == 0)
 		rc = cmd_exec(d->bh, &o, line, &out);
@@ -540,11 +555,11 @@ static void do_batch(struct daemon *d, struct conn *c, const struct frame *fr)
 {
 	struct cmd_opts o = { 0 };
 	struct batch_io io = { conn_emit, conn_check, c };
-	char flags[16];
+	char flags[64];
 	char *name = field_dup(fr, 1);
 	int rc;
 
-	o.json = strcmp(client_field(fr, 0, flags, sizeof flags), "json") == 0;
+	flags_parse(client_field(fr, 0, flags, sizeof flags), &o);
 	rc = batch_run_io(d->bh, &o, fr->n > 2 ? fr->f[2] : "",
 	                  fr->n > 2 ? fr->len[2] : 0, *name ? name : NULL, &io);
 	/* Tags the batch wrote into domains go back when it was undone.

@@ -38,7 +38,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: bulkhead [--db PATH] [--socket PATH] [--json] "
-	      "[--require-daemon]\n"
+	      "[--require-daemon] [--idempotent]\n"
 	      "                [-c COMMANDS | -f FILE|-]\n"
 	      "       bulkhead [--db PATH] daemon [--socket PATH] "
 	      "[--pidfile PATH] [--foreground]\n"
@@ -67,6 +67,8 @@ static void help(void)
 	      "  --json         'show' prints JSON; errors come as JSON on stdout\n"
 	      "  --require-daemon  fail unless a daemon serves the store (never\n"
 	      "                 run the engine in-process)\n"
+	      "  --idempotent   adding what exists with the same content is not\n"
+	      "                 an error (\"exists unchanged\")\n"
 	      "  -c COMMANDS    run commands separated by ';' or newlines\n"
 	      "  -f FILE        run the commands of FILE ('-': standard input)\n"
 	      "  --help         this text\n"
@@ -191,6 +193,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "require-daemon", no_argument, NULL, 'R' },
+		{ "idempotent", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -217,6 +220,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			co.require_daemon = 1;
+			break;
+		case 'I':
+			o.idempotent = 1;
 			break;
 		case 'c':
 			if (commands || file)
