@@ -17,8 +17,9 @@
  *     its own, so the daemon's role check (the key's Unix user in group
  *     bulkhead-operator or bulkhead-viewer) always has the last word and
  *     the audit names that user and the SSH client address.
- * Output is JSON (--json is implied); errors too.  The whole request is
- * one all-or-nothing batch, as with -c.
+ * Output is JSON (--json is implied); errors too.  --idempotent is implied
+ * too, so a retried `add tag` succeeds.  The whole request is one
+ * all-or-nothing batch, as with -c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,9 @@ int sshcmd_main(int argc, char **argv, const char *db, const char *socket)
 	}
 	tokv_free(&tv);
 
+	/* Integrations retry: tagging what is tagged is no error. */
 	o.json = 1;
+	o.idempotent = 1;
 	co.db = db;
 	co.socket = socket;
 	co.require_daemon = 1;
