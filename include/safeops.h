@@ -54,9 +54,12 @@ int access_commit_check(struct bh *bh, int force, int confirmed,
                         struct strbuf *note);
 
 /*
- * The daemon's view of a peer's session: SSH_CONNECTION from the
- * environment of process @pid (/proc/PID/environ) into @buf, "" when it
- * has none or cannot be read.
+ * A process's session: SSH_CONNECTION from the environment of process
+ * @pid (/proc/PID/environ) into @buf, "" when it has none or cannot be
+ * read.  A process that came through sudo (SUDO_USER set, SSH_CONNECTION
+ * dropped by env_reset) is followed to its parents, up to the sudo that
+ * still has it.  The daemon asks it of its peer; bh_open of its parent
+ * when sudo dropped the variable.
  */
 void access_peer_ssh(pid_t pid, char *buf, size_t len);
 

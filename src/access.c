@@ -276,27 +276,73 @@ done:
 	return rc;
 }
 
-void access_peer_ssh(pid_t pid, char *buf, size_t len)
+/* SSH_CONNECTION from the environment of @pid into @buf; 1 when found,
+ * 0 when not, and *sudo set when the process came through sudo. */
+static int environ_ssh(pid_t pid, char *buf, size_t len, int *sudo)
 {
 	char path[64], env[65536];
 	ssize_t n;
 	int fd;
 
-	buf[0] = '\0';
-	if (pid <= 0)
-		return;
+	*sudo = 0;
 	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 0;
 	n = read(fd, env, sizeof env - 1);
 	close(fd);
 	if (n <= 0)
-		return;
+		return 0;
 	env[n] = '\0';
-	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(env + i) + 1)
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(env + i) + 1) {
 		if (strncmp(env + i, "SSH_CONNECTION=", 15) == 0) {
 			snprintf(buf, len, "%s", env + i + 15);
-			return;
+			return 1;
 		}
+		if (strncmp(env + i, "SUDO_USER=", 10) == 0)
+			*sudo = 1;
+	}
+	return 0;
+}
+
+/* The parent of @pid, 0 when unknown. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], stat[512], *rp;
+	ssize_t n;
+	int fd, ppid = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, stat, sizeof stat - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	stat[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold blanks and ')' */
+	rp = strrchr(stat, ')');
+	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+/*
+ * sudo's env_reset drops SSH_CONNECTION and sets SUDO_USER: a process
+ * that came through sudo is followed up to the sudo that started it,
+ * whose own environment is the SSH session's.  Anything else ends the
+ * walk, so a process never borrows a session it does not descend from
+ * through sudo.
+ */
+void access_peer_ssh(pid_t pid, char *buf, size_t len)
+{
+	int sudo = 0;
+
+	buf[0] = '\0';
+	for (int depth = 0; pid > 1 && depth < 8; depth++) {
+		if (environ_ssh(pid, buf, len, &sudo) || !sudo)
+			return;
+		pid = parent_of(pid);
+	}
 }

@@ -2102,6 +2102,7 @@ static int run_commit(struct ctx *c)
 	struct candidate_state before;
 	int64_t rev = 0, secs = 0;
 	const char *conf = S(c, "confirmed");
+	struct strbuf warn = STRBUF_INIT;
 	char when[32];
 	struct json j;
 
@@ -2124,13 +2125,16 @@ static int run_commit(struct ctx *c)
 	memset(&before, 0, sizeof before);
 	if (policy_candidate_state(c->bh, &before) < 0)
 		return -1;
-	if (access_commit_check(c->bh, F(c, "force"), secs > 0,
-	                        &c->msg) < 0)
+	if (access_commit_check(c->bh, F(c, "force"), secs > 0, &warn) < 0) {
+		sb_free(&warn);
 		return -1;
-	if (c->msg.len)
-		sb_addc(&c->msg, '\n');
-	if (policy_commit_secs(c->bh, S(c, "comment"), (int)secs, &rev) < 0)
+	}
+	if (warn.len)
+		msg(c, "%s\n", sb_str(&warn));
+	if (policy_commit_secs(c->bh, S(c, "comment"), (int)secs, &rev) < 0) {
+		sb_free(&warn);
 		return -1;
+	}
 	if (rev > before.running_rev) {
 		msg(c, "committed revision %" PRId64, rev);
 		if (secs % 60 == 0 && strspn(conf ? conf : "", "0123456789") ==
@@ -2149,9 +2153,12 @@ static int run_commit(struct ctx *c)
 		json_init(&j, c->out);
 		json_obj_begin(&j);
 		json_kint(&j, "revision", rev);
+		if (warn.len)       /* without the "warning: " of the text */
+			json_kstr(&j, "warning", sb_str(&warn) + 9);
 		json_obj_end(&j);
 		sb_addc(c->out, '\n');
 	}
+	sb_free(&warn);
 	return 0;
 }
 
