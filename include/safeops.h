@@ -90,6 +90,21 @@ int idem_service(struct bh *bh, const struct service *s,
 int idem_rule(struct bh *bh, const struct rule *r, struct strbuf *what);
 
 /*
+ * `delete` with --idempotent: 1 when the object is not there (the line
+ * "... does not exist: nothing to delete" appended to @what), 0 when it
+ * is (go on with the delete), -1 on failure (bh->err).  @a is the name
+ * (a rule's id as text, an interface name); for tags and addresses @a is
+ * the workload, which must exist (else 0: the delete names the error),
+ * and @b the tag or address.
+ */
+enum idem_kind {
+	IDEM_WORKLOAD, IDEM_NIC, IDEM_TAG, IDEM_ADDRESS, IDEM_GROUP,
+	IDEM_SERVICE, IDEM_RULE
+};
+int idem_absent(struct bh *bh, enum idem_kind kind, const char *a,
+                const char *b, struct strbuf *what);
+
+/*
  * `bulkhead ssh-command`, an authorized_keys forced command: runs
  * $SSH_ORIGINAL_COMMAND as one batch through the daemon only (never an
  * engine in-process), JSON out, limited to the commands of an integration

@@ -1624,6 +1624,13 @@ static int run_delete_address(struct ctx *c)
 	const char *wl = S(c, "WORKLOAD"), *addr = S(c, "ADDR");
 	char canon[64];
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_ADDRESS, wl, addr, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
+
 	if (policy_address_delete(c->bh, wl, addr) < 0)
 		return -1;
 	addr_canon(addr, 1, canon, sizeof canon);
@@ -1659,6 +1666,13 @@ static int run_delete_tag(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *tag = S(c, "TAG");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_TAG, wl, tag, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
+
 	if (tag_write(c->bh, wl, tag, 0) < 0)
 		return -1;
 	msg(c, "tag \"%s\" removed from workload \"%s\"", tag, wl);
@@ -1669,6 +1683,13 @@ static int run_delete_workload(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_WORKLOAD, wl, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
+
 	if (policy_workload_delete(c->bh, wl) < 0)
 		return -1;
 	msg(c, "workload \"%s\" deleted", wl);
@@ -1678,6 +1699,13 @@ static int run_delete_workload(struct ctx *c)
 static int run_delete_nic(struct ctx *c)
 {
 	const char *ifname = S(c, "IFNAME");
+
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_NIC, ifname, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 
 	if (policy_nic_delete(c->bh, ifname) < 0)
 		return -1;
@@ -1934,6 +1962,12 @@ static int run_delete_rule(struct ctx *c)
 {
 	int64_t id = N(c, "ID");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_RULE, S(c, "ID"), NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 	if (policy_rule_delete(c->bh, id) < 0)
 		return -1;
 	msg(c, "rule %" PRId64 " deleted (candidate)", id);
@@ -1944,6 +1978,12 @@ static int run_delete_group(struct ctx *c)
 {
 	const char *name = S(c, "NAME");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_GROUP, name, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 	if (policy_group_delete(c->bh, name) < 0)
 		return -1;
 	msg(c, "group \"%s\" deleted (candidate)", name);
@@ -1954,6 +1994,12 @@ static int run_delete_service(struct ctx *c)
 {
 	const char *name = S(c, "NAME");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_SERVICE, name, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 	if (policy_service_delete(c->bh, name) < 0)
 		return -1;
 	msg(c, "service \"%s\" deleted (candidate)", name);

@@ -23,6 +23,9 @@
  * Every function returns 1 when the object exists the same (a message
  * for the user in @what), 0 when it does not exist (the add goes on and
  * reports its own errors), -1 when it exists otherwise (bh->err).
+ *
+ * Deletes (idem_absent) are the other half, configuration management's
+ * "absent": deleting what is not there is "nothing to delete".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,5 +334,83 @@ int idem_rule(struct bh *bh, const struct rule *r, struct strbuf *what)
 	else if (rc == 1)
 		sb_addf(what, "rule %lld exists unchanged", (long long)r->id);
 	policy_config_free(&cfg);
+	return rc;
+}
+
+/* ---- deletes --------------------------------------------------------- */
+
+int idem_absent(struct bh *bh, enum idem_kind kind, const char *a,
+                const char *b, struct strbuf *what)
+{
+	struct inventory inv;
+	struct config cfg;
+	const struct workload *w;
+	char canon[64], err[256];
+	int fam, rc = 0;
+
+	if (kind == IDEM_GROUP || kind == IDEM_SERVICE || kind == IDEM_RULE) {
+		if (policy_config_load(bh, CONFIG_CANDIDATE, &cfg))
+			return -1;
+		if (kind == IDEM_GROUP && !policy_config_group(&cfg, a)) {
+			sb_addf(what, "group \"%s\" does not exist: nothing to "
+			        "delete", a);
+			rc = 1;
+		} else if (kind == IDEM_SERVICE &&
+		           !policy_config_service(&cfg, a)) {
+			sb_addf(what, "service \"%s\" does not exist: nothing to "
+			        "delete", a);
+			rc = 1;
+		} else if (kind == IDEM_RULE &&
+		           !policy_config_rule(&cfg, strtoll(a, NULL, 10))) {
+			sb_addf(what, "rule %s does not exist: nothing to "
+			        "delete", a);
+			rc = 1;
+		}
+		policy_config_free(&cfg);
+		return rc;
+	}
+	if (policy_inventory_load(bh, &inv))
+		return -1;
+	switch (kind) {
+	case IDEM_WORKLOAD:
+		if (!policy_inventory_by_name(&inv, a)) {
+			sb_addf(what, "workload \"%s\" does not exist: nothing "
+			        "to delete", a);
+			rc = 1;
+		}
+		break;
+	case IDEM_NIC:
+		if (!policy_inventory_by_nic(&inv, a, NULL)) {
+			sb_addf(what, "interface \"%s\" does not exist: nothing "
+			        "to delete", a);
+			rc = 1;
+		}
+		break;
+	case IDEM_TAG:
+		/* the workload must exist: a misspelt one is no success */
+		w = policy_inventory_by_name(&inv, a);
+		if (w && !strv_contains(&w->tags, b)) {
+			sb_addf(what, "workload \"%s\" has no tag \"%s\": "
+			        "nothing to delete", a, b);
+			rc = 1;
+		}
+		break;
+	case IDEM_ADDRESS:
+		w = policy_inventory_by_name(&inv, a);
+		if (!w || util_addr_parse(b, 0, canon, sizeof canon, &fam, err,
+		                          sizeof err) < 0)
+			break;
+		rc = 1;
+		for (size_t k = 0; k < w->nnics && rc; k++)
+			if (strv_contains(&w->nics[k].addrs, canon))
+				rc = 0;
+		if (rc)
+			sb_addf(what, "address %s is not bound to workload "
+			        "\"%s\": nothing to delete", canon, a);
+		break;
+	default:
+		break;
+	}
+	policy_inventory_free(&inv);
 	return rc;
 }
