@@ -514,7 +514,7 @@ static const struct command commands[] = {
 	  "meanwhile: the deadline is kept in the store.  Before changing "
 	  "anything, a commit over SSH checks whether the new policy would "
 	  "cut your own session's path through a managed NIC, and refuses "
-	  "unless 'force' is given.",
+	  "unless 'confirmed' or 'force' is given (with either, it warns).",
 	  "commit confirmed 5 comment \"open https to web\"",
 	  .opts = {
 		{ .kw = "confirmed", .meta = "MINUTES|DURATION", .kind = K_WORD,
