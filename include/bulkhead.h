@@ -76,6 +76,10 @@ struct bh {
 	char err[BH_ERR_MAX];
 	char user[64];     /* Unix user acting: audit author, candidate owner */
 	char client[64];   /* SSH client address, "" when local */
+	char ssh[128];     /* the acting session's SSH_CONNECTION ("CADDR
+	                      CPORT SADDR SPORT"), "" when none: what the
+	                      commit's management-access check looks at
+	                      (src/safeops.c) */
 	bh_apply_fn *apply;          /* NULL: store only */
 	bh_apply_fn *check;          /* like apply, but only asks the kernel
 	                                whether it would take the config

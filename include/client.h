@@ -39,7 +39,7 @@
  *   or "1").  LIST: one field, the words one a line.  STATE: exists,
  *   changes, base revision, running revision (decimal text).
  *   REFUSED (message) may answer any request; the daemon then closes.
- *   flags: "json" or "".
+ *   flags: blank-separated words: "json", "idempotent"; "" for none.
  */
 #ifndef BH_CLIENT_H
 #define BH_CLIENT_H
@@ -114,6 +114,9 @@ struct client_opts {
 	const char *db;       /* --db; NULL: $BULKHEAD_DB or the default */
 	const char *socket;   /* --socket; NULL: $BULKHEAD_SOCKET or the
 	                         defaults; "" or "none": never the daemon */
+	int require_daemon;   /* --require-daemon, `ssh-command`: no daemon
+	                         serving the store is an error, never a
+	                         reason to open an engine in-process */
 };
 
 /* Where text goes: @stream 1 standard output, 2 standard error. */

@@ -14,6 +14,10 @@
 
 struct cmd_opts {
 	int json;          /* `show` prints JSON; errors become JSON */
+	int idempotent;    /* --idempotent: an add of what exists with the
+	                      same content says "exists unchanged", a delete
+	                      of what does not exist "nothing to delete",
+	                      and both succeed (src/idem.c) */
 };
 
 /*

@@ -205,6 +205,8 @@ struct settings {
 	int64_t timeout_tcp;       /* flow-set timeouts, seconds */
 	int64_t timeout_udp;
 	int64_t timeout_icmp;
+	int comment_required;      /* `set commit-comment required`: a commit
+	                              without a comment is refused */
 };
 
 /* A whole policy: what the compiler takes and what revisions hold. */
@@ -331,6 +333,10 @@ int policy_candidate_state(struct bh *bh, struct candidate_state *st);
  */
 int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
                   int64_t *rev_out);
+/* The same with the `commit confirmed` time in seconds (0: none; at most
+ * a week): `commit confirmed 30s`. */
+int policy_commit_secs(struct bh *bh, const char *comment,
+                       int confirm_seconds, int64_t *rev_out);
 int policy_confirm(struct bh *bh);
 /*
  * `commit check`: everything a commit would check, the candidate (or the

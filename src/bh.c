@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bulkhead.h"
+#include "safeops.h"
 #include "store.h"
 #include "util.h"
 
@@ -93,6 +94,11 @@ static void identity(struct bh *bh)
 	bh->client[0] = '\0';
 	if (ssh && *ssh)
 		first_word(ssh, bh->client, sizeof bh->client);
+	ssh = getenv("SSH_CONNECTION");
+	snprintf(bh->ssh, sizeof bh->ssh, "%s", ssh ? ssh : "");
+	/* sudo dropped it: the sudo that started us still has it */
+	if (!bh->ssh[0] && sudo && *sudo)
+		access_peer_ssh(getppid(), bh->ssh, sizeof bh->ssh);
 }
 
 /* Roll back an expired `commit confirmed` (no kernel to touch yet: the

@@ -161,6 +161,7 @@ struct client {
 	size_t roff;
 	char note[PATH_MAX + 128];
 	char note_out[PATH_MAX + 128];
+	int require_daemon;        /* client_opts.require_daemon */
 };
 
 /* The store the client would open itself when one was named (--db,
@@ -377,6 +378,16 @@ struct client *client_open(const struct client_opts *co, char *err,
 		client_close(c);
 		return NULL;
 	}
+	c->require_daemon = co->require_daemon;
+	if (r == 0 && co->require_daemon) {
+		snprintf(err, errlen, "no bulkhead daemon serves %s%s: this "
+		         "client only works through the daemon (it never opens "
+		         "a store of its own); start it with 'bulkhead daemon'",
+		         want ? "the store " : "this host",
+		         want ? want : "");
+		client_close(c);
+		return NULL;
+	}
 	if (r == 0) {
 		c->bh = engine_open(co->db, ENGINE_KERNEL_AUTO, err, errlen);
 		if (!c->bh) {
@@ -471,6 +482,11 @@ static int ensure(struct client *c, char *err, size_t errlen)
 	}
 	if (c->bh)
 		return 0;          /* in-process since the daemon went */
+	if (c->require_daemon) {
+		snprintf(err, errlen, "the daemon at %.200s is gone: the "
+		         "command did not run", c->socket);
+		return -1;
+	}
 	bh = engine_open(c->db, ENGINE_KERNEL_AUTO, tmp, sizeof tmp);
 	if (!bh) {
 		snprintf(err, errlen, "the daemon at %.200s is gone and the "
@@ -589,7 +605,8 @@ int client_exec(struct client *c, const struct cmd_opts *o,
 		sb_free(&out);
 		return rc;
 	}
-	f[0] = o->json ? "json" : "";
+	f[0] = o->idempotent ? (o->json ? "json idempotent" : "idempotent")
+	                     : (o->json ? "json" : "");
 	f[1] = line;
 	if (request(c, CLIENT_EXEC, 2, f, NULL, err, sizeof err) < 0 ||
 	    (rc = replies(c, emit, ctx, err, sizeof err)) < 0) {
@@ -616,7 +633,8 @@ int client_batch(struct client *c, const struct cmd_opts *o,
 		emit_error(o, err, emit, ctx);
 		return 1;
 	}
-	f[0] = o->json ? "json" : "";
+	f[0] = o->idempotent ? (o->json ? "json idempotent" : "idempotent")
+	                     : (o->json ? "json" : "");
 	f[1] = name ? name : "";
 	f[2] = text;
 	l[0] = l[1] = (size_t)-1;

@@ -35,6 +35,7 @@
 #include "match.h"
 #include "playbook.h"
 #include "policy.h"
+#include "safeops.h"
 #include "show.h"
 
 /* ---- the grammar table: types ------------------------------------------ */
@@ -163,6 +164,7 @@ static int run_set_rule(struct ctx *c);
 static int run_set_group(struct ctx *c);
 static int run_set_service(struct ctx *c);
 static int run_set_timeout(struct ctx *c);
+static int run_set_commit_comment(struct ctx *c);
 static int run_show_workloads(struct ctx *c);
 static int run_show_workload(struct ctx *c);
 static int run_show_groups(struct ctx *c);
@@ -547,20 +549,42 @@ static const struct command commands[] = {
 		  .help = "30s, 15m, 2h, 1d or seconds" },
 	  } },
 
+	{ .head = "set commit-comment", G_POLICY, 1, run_set_commit_comment,
+	  "require a comment on every commit, or not",
+	  "With 'required', a commit without 'comment TEXT' is refused, so the "
+	  "history says why each revision was made.  Like every setting it "
+	  "goes into the candidate; it holds once committed, and the commit "
+	  "that switches it on or off needs a comment itself.",
+	  "set commit-comment required",
+	  .args = {
+		{ .meta = "required|optional", .kind = K_CHOICE,
+		  .choices = "required|optional", .noun = "value",
+		  .help = "whether a commit needs a comment" },
+	  } },
+
 	/* -- the config life cycle -- */
 	{ .head = "commit", G_CONFIG, 1, run_commit,
 	  "make the candidate the running config",
 	  "Checks the candidate, applies it and records it as a new revision.  "
 	  "With 'confirmed', the previous revision comes back unless 'confirm' "
-	  "follows within MINUTES.",
+	  "follows within MINUTES (a bare number), or a DURATION with its unit "
+	  "(90s, 10m, 1h), even if your session dies or the daemon restarts "
+	  "meanwhile: the deadline is kept in the store.  Before changing "
+	  "anything, a commit over SSH checks whether the new policy would "
+	  "cut your own session's path through a managed NIC, and refuses "
+	  "unless 'confirmed' or 'force' is given (with either, it warns).",
 	  "commit confirmed 5 comment \"open https to web\"",
 	  .opts = {
-		{ .kw = "confirmed", .meta = "MINUTES", .kind = K_NUMBER,
-		  .noun = "minutes", .help = "roll back unless confirmed in time" },
+		{ .kw = "confirmed", .meta = "MINUTES|DURATION", .kind = K_WORD,
+		  .noun = "minutes",
+		  .help = "roll back unless confirmed in time: minutes, or "
+		          "30s, 10m, 1h" },
 		{ .kw = "comment", .meta = "TEXT", .kind = K_WORD,
 		  .help = "why: kept in the history" },
 		{ .kw = "check", .help = "only check, with the kernel's verdict: "
 		  "change nothing" },
+		{ .kw = "force", .help = "commit even though it would cut your "
+		  "own SSH session" },
 	  } },
 	{ .head = "confirm", G_CONFIG, 1, run_confirm,
 	  "keep a 'commit confirmed'",
@@ -1664,6 +1688,7 @@ static int run_add_workload(struct ctx *c)
 {
 	struct workload w;
 	const char *name = S(c, "NAME");
+	int rc;
 
 	memset(&w, 0, sizeof w);
 	if (name_check(c, "workload", name) < 0)
@@ -1676,6 +1701,9 @@ static int run_add_workload(struct ctx *c)
 	    copy_field(c, w.uuid, sizeof w.uuid, "uuid", S(c, "uuid")) < 0)
 		return -1;
 	snprintf(w.source, sizeof w.source, "static");
+	if (c->o->idempotent && (rc = idem_workload(c->bh, &w, S(c, "kind"),
+	                                            &c->msg)) != 0)
+		return rc < 0 ? -1 : 0;
 	if (policy_workload_add(c->bh, &w) < 0)
 		return -1;
 	msg(c, "workload \"%s\" added", name);
@@ -1701,6 +1729,11 @@ static int run_add_nic(struct ctx *c)
 		addr_canon(addrs->v[i], 1, canon, sizeof canon);
 		strv_push(&nic.addrs, canon);
 	}
+	if (c->o->idempotent &&
+	    (rc = idem_nic(c->bh, wl, &nic, &c->msg)) != 0) {
+		strv_free(&nic.addrs);
+		return rc < 0 ? -1 : 0;
+	}
 	rc = policy_nic_add(c->bh, wl, &nic);
 	strv_free(&nic.addrs);
 	if (rc < 0)
@@ -1713,7 +1746,11 @@ static int run_add_address(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *addr = S(c, "ADDR");
 	char canon[64];
+	int rc;
 
+	if (c->o->idempotent && (rc = idem_address(c->bh, wl, addr,
+	                                           S(c, "nic"), &c->msg)) != 0)
+		return rc < 0 ? -1 : 0;
 	if (policy_address_add(c->bh, wl, addr, S(c, "nic")) < 0)
 		return -1;
 	addr_canon(addr, 1, canon, sizeof canon);
@@ -1725,6 +1762,13 @@ static int run_delete_address(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *addr = S(c, "ADDR");
 	char canon[64];
+
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_ADDRESS, wl, addr, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 
 	if (policy_address_delete(c->bh, wl, addr) < 0)
 		return -1;
@@ -1809,7 +1853,11 @@ static void tag_event(struct ctx *c, const char *trigger, const char *wl,
 static int run_add_tag(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *tag = S(c, "TAG");
+	int rc;
 
+	if (c->o->idempotent &&
+	    (rc = idem_tag(c->bh, wl, tag, &c->msg)) != 0)
+		return rc < 0 ? -1 : 0;
 	if (tag_write(c->bh, wl, tag, 1) < 0)
 		return -1;
 	msg(c, "tag \"%s\" added to workload \"%s\"", tag, wl);
@@ -1820,6 +1868,13 @@ static int run_add_tag(struct ctx *c)
 static int run_delete_tag(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD"), *tag = S(c, "TAG");
+
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_TAG, wl, tag, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 
 	if (tag_write(c->bh, wl, tag, 0) < 0)
 		return -1;
@@ -1832,6 +1887,13 @@ static int run_delete_workload(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_WORKLOAD, wl, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
+
 	if (policy_workload_delete(c->bh, wl) < 0)
 		return -1;
 	msg(c, "workload \"%s\" deleted", wl);
@@ -1841,6 +1903,13 @@ static int run_delete_workload(struct ctx *c)
 static int run_delete_nic(struct ctx *c)
 {
 	const char *ifname = S(c, "IFNAME");
+
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_NIC, ifname, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 
 	if (policy_nic_delete(c->bh, ifname) < 0)
 		return -1;
@@ -1890,6 +1959,12 @@ static int run_add_group(struct ctx *c)
 	g.match = (char *)S(c, "match");
 	strv_copy(&g.members, L(c, "member"));
 	rc = cidr_list(c, L(c, "address"), &g.addresses);
+	if (rc == 0 && c->o->idempotent &&
+	    (rc = idem_group(c->bh, &g, &c->msg)) == 1) {
+		strv_free(&g.members);
+		strv_free(&g.addresses);
+		return 0;
+	}
 	if (rc == 0)
 		rc = policy_group_add(c->bh, &g);
 	strv_free(&g.members);
@@ -2011,6 +2086,11 @@ static int service_run(struct ctx *c, int replace)
 		return -1;
 	snprintf(s.name, sizeof s.name, "%s", name);
 	rc = service_def(c, name, &s);
+	if (rc == 0 && !replace && c->o->idempotent &&
+	    (rc = idem_service(c->bh, &s, &c->msg)) == 1) {
+		free(s.e);
+		return 0;
+	}
 	if (rc == 0)
 		rc = replace ? policy_service_set(c->bh, &s)
 		             : policy_service_add(c->bh, &s);
@@ -2051,6 +2131,16 @@ static int run_add_rule(struct ctx *c)
 	r.comment = (char *)S(c, "comment");
 	r.position = (int)N(c, "position");
 	r.id = N(c, "id");
+	if (c->o->idempotent) {
+		int rc = idem_rule(c->bh, &r, &c->msg);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			id = r.id;
+			goto json;
+		}
+	}
 	if (policy_rule_add(c->bh, &r, &id) < 0)
 		return -1;
 	/* The place it took: that one rule read back, not the whole
@@ -2061,6 +2151,7 @@ static int run_add_rule(struct ctx *c)
 	policy_rule_free(&added);
 	msg(c, "rule %" PRId64 " added to %s at position %d", id,
 	    policy_section_name(r.section), position);
+json:
 	if (c->o->json) {
 		json_init(&j, c->out);
 		json_obj_begin(&j);
@@ -2075,6 +2166,12 @@ static int run_delete_rule(struct ctx *c)
 {
 	int64_t id = N(c, "ID");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_RULE, S(c, "ID"), NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 	if (policy_rule_delete(c->bh, id) < 0)
 		return -1;
 	msg(c, "rule %" PRId64 " deleted (candidate)", id);
@@ -2085,6 +2182,12 @@ static int run_delete_group(struct ctx *c)
 {
 	const char *name = S(c, "NAME");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_GROUP, name, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 	if (policy_group_delete(c->bh, name) < 0)
 		return -1;
 	msg(c, "group \"%s\" deleted (candidate)", name);
@@ -2095,6 +2198,12 @@ static int run_delete_service(struct ctx *c)
 {
 	const char *name = S(c, "NAME");
 
+	if (c->o->idempotent) {
+		int r = idem_absent(c->bh, IDEM_SERVICE, name, NULL, &c->msg);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
 	if (policy_service_delete(c->bh, name) < 0)
 		return -1;
 	msg(c, "service \"%s\" deleted (candidate)", name);
@@ -2203,23 +2312,58 @@ static int run_set_timeout(struct ctx *c)
 	return 0;
 }
 
+static int run_set_commit_comment(struct ctx *c)
+{
+	const char *v = S(c, "required|optional");
+
+	if (policy_setting_set(c->bh, "commit-comment", v) < 0)
+		return -1;
+	msg(c, "commit comments %s (candidate)", v);
+	return 0;
+}
+
 /* ---- handlers: config life cycle --------------------------------------- */
+
+/* `commit confirmed`'s time: a bare number is minutes (as ever), a
+ * number with s, m, h or d a duration; at most a week. */
+static int confirm_time(struct ctx *c, const char *text, int64_t *secs)
+{
+	char err[256];
+
+	if (*text && strspn(text, "0123456789") == strlen(text)) {
+		if (strlen(text) > 6 || atoll(text) < 1 ||
+		    atoll(text) > 7 * 24 * 60)
+			return bh_error(c->bh, "commit: confirmed %s: give 1 to "
+			                "%d minutes, or a duration such as 90s "
+			                "or 2h (at most 7d)", text, 7 * 24 * 60);
+		*secs = atoll(text) * 60;
+		return 0;
+	}
+	if (util_duration_parse(text, secs, err, sizeof err) < 0)
+		return bh_error(c->bh, "commit: confirmed %s: %s", text, err);
+	if (*secs > 7 * 24 * 3600)
+		return bh_error(c->bh, "commit: confirmed %s is too long (at "
+		                "most 7d, a week)", text);
+	return 0;
+}
 
 static int run_commit(struct ctx *c)
 {
 	struct candidate_state before;
-	int64_t rev = 0, minutes = N(c, "confirmed");
+	int64_t rev = 0, secs = 0;
+	const char *conf = S(c, "confirmed");
+	struct strbuf warn = STRBUF_INIT;
+	char when[32];
 	struct json j;
 
-	if (minutes > 7 * 24 * 60)
-		return bh_error(c->bh, "commit: confirmed %" PRId64 " minutes is "
-		                "too long (at most %d, a week)", minutes,
-		                7 * 24 * 60);
+	if (conf && confirm_time(c, conf, &secs) < 0)
+		return -1;
 	if (F(c, "check")) {
 		int kernel = 0;
-		if (minutes || S(c, "comment"))
+		if (secs || S(c, "comment") || F(c, "force"))
 			return bh_error(c->bh, "commit check: changes nothing, so "
-			                "'confirmed' and 'comment' do not go with it");
+			                "'confirmed', 'comment' and 'force' do not "
+			                "go with it");
 		if (policy_commit_check(c->bh, &kernel) < 0)
 			return -1;
 		msg(c, "check passed: %s", kernel ?
@@ -2231,13 +2375,27 @@ static int run_commit(struct ctx *c)
 	memset(&before, 0, sizeof before);
 	if (policy_candidate_state(c->bh, &before) < 0)
 		return -1;
-	if (policy_commit(c->bh, S(c, "comment"), (int)minutes, &rev) < 0)
+	if (access_commit_check(c->bh, F(c, "force"), secs > 0, &warn) < 0) {
+		sb_free(&warn);
 		return -1;
+	}
+	if (warn.len)
+		msg(c, "%s\n", sb_str(&warn));
+	if (policy_commit_secs(c->bh, S(c, "comment"), (int)secs, &rev) < 0) {
+		sb_free(&warn);
+		return -1;
+	}
 	if (rev > before.running_rev) {
 		msg(c, "committed revision %" PRId64, rev);
-		if (minutes)
-			msg(c, "; 'confirm' within %" PRId64 " minute%s or it is "
-			    "rolled back", minutes, minutes == 1 ? "" : "s");
+		if (secs % 60 == 0 && strspn(conf ? conf : "", "0123456789") ==
+		    strlen(conf ? conf : ""))
+			snprintf(when, sizeof when, "%" PRId64 " minute%s",
+			         secs / 60, secs == 60 ? "" : "s");
+		else
+			util_duration_format(secs, when, sizeof when);
+		if (secs)
+			msg(c, "; 'confirm' within %s or it is rolled back",
+			    when);
 	} else {
 		msg(c, "no changes; running config is revision %" PRId64, rev);
 	}
@@ -2245,9 +2403,12 @@ static int run_commit(struct ctx *c)
 		json_init(&j, c->out);
 		json_obj_begin(&j);
 		json_kint(&j, "revision", rev);
+		if (warn.len)       /* without the "warning: " of the text */
+			json_kstr(&j, "warning", sb_str(&warn) + 9);
 		json_obj_end(&j);
 		sb_addc(c->out, '\n');
 	}
+	sb_free(&warn);
 	return 0;
 }
 

@@ -185,10 +185,19 @@ static int same_config(const struct config *a, const struct config *b)
 }
 
 /* Longest `commit confirmed`: a week. */
-#define CONFIRM_MINUTES_MAX (7 * 24 * 60)
+#define CONFIRM_SECONDS_MAX (7 * 24 * 3600)
 
 int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
                   int64_t *rev_out)
+{
+	if (confirm_minutes < 0 || confirm_minutes > CONFIRM_SECONDS_MAX / 60)
+		return bh_error(bh, "commit confirmed %d: give 1-%d minutes",
+		                confirm_minutes, CONFIRM_SECONDS_MAX / 60);
+	return policy_commit_secs(bh, comment, confirm_minutes * 60, rev_out);
+}
+
+int policy_commit_secs(struct bh *bh, const char *comment,
+                       int confirm_seconds, int64_t *rev_out)
 {
 	struct store_tx tx;
 	struct config cand, running;
@@ -199,9 +208,9 @@ int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
 
 	memset(&cand, 0, sizeof cand);
 	memset(&running, 0, sizeof running);
-	if (confirm_minutes < 0 || confirm_minutes > CONFIRM_MINUTES_MAX)
-		return bh_error(bh, "commit confirmed %d: give 1-%d minutes",
-		                confirm_minutes, CONFIRM_MINUTES_MAX);
+	if (confirm_seconds < 0 || confirm_seconds > CONFIRM_SECONDS_MAX)
+		return bh_error(bh, "commit confirmed %ds: give 1s to 7d",
+		                confirm_seconds);
 	if (comment && policy_text_check(bh, "commit comment", comment))
 		return -1;
 	if (expire_confirms(bh))
@@ -236,6 +245,14 @@ int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
 		rc = apply_running(bh);
 		goto done;
 	}
+	/* Either side asking is enough: switching the rule off is a
+	 * change that needs its reason as much as any other. */
+	if ((cand.settings.comment_required ||
+	     running.settings.comment_required) && !(comment && *comment)) {
+		bh_error(bh, "commit: a comment is required (set commit-comment "
+		         "required): commit comment \"WHY\"");
+		goto done;
+	}
 
 	/* A commit on top of one still waiting for `confirm` confirms it,
 	 * unless it is confirmed itself: then a missed deadline goes back to
@@ -246,7 +263,7 @@ int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
 		goto done;
 	if (found) {
 		if (cur.confirm_deadline) {
-			if (confirm_minutes > 0 && info.prev_rev >= 0)
+			if (confirm_seconds > 0 && info.prev_rev >= 0)
 				prev = info.prev_rev;
 			if (store_revision_deadline_set(bh, run_rev, 0)) {
 				free(cur.comment);
@@ -262,8 +279,8 @@ int policy_commit(struct bh *bh, const char *comment, int confirm_minutes,
 	snprintf(r.author, sizeof r.author, "%s", bh->user);
 	snprintf(r.client, sizeof r.client, "%s", bh->client);
 	r.comment = comment && *comment ? (char *)comment : NULL;
-	if (confirm_minutes > 0)
-		r.confirm_deadline = r.time_ms + confirm_minutes * 60000LL;
+	if (confirm_seconds > 0)
+		r.confirm_deadline = r.time_ms + confirm_seconds * 1000LL;
 	if (store_revision_add(bh, cand_cfg, &r, prev, -1))
 		goto done;
 	cand.revision = r.rev;

@@ -190,6 +190,10 @@ static void config_lines(const struct config *cfg,
 	timeout_line("tcp", s->timeout_tcp, d->timeout_tcp, lines);
 	timeout_line("udp", s->timeout_udp, d->timeout_udp, lines);
 	timeout_line("icmp", s->timeout_icmp, d->timeout_icmp, lines);
+	if (s->comment_required != d->comment_required)
+		strv_push(lines, s->comment_required ?
+		          "set commit-comment required" :
+		          "set commit-comment optional");
 }
 
 void policy_config_lines(const struct config *cfg, struct strv *lines)

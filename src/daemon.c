@@ -59,6 +59,7 @@
 #include "loop.h"
 #include "playbook.h"
 #include "policy.h"
+#include "safeops.h"
 #include "util.h"
 
 #define CONN_MAX 128
@@ -83,6 +84,8 @@ struct conn {
 	int closing;            /* close once out is sent */
 	char user[64];          /* bh->user while serving it */
 	char client[64];        /* bh->client while serving it */
+	char ssh[128];          /* bh->ssh while serving it: the peer's
+	                           SSH_CONNECTION (access_peer_ssh) */
 	struct strbuf in;       /* received, from in_off on not yet taken */
 	size_t in_off;
 	struct strbuf out;      /* to send, from out_off on */
@@ -494,6 +497,7 @@ static void do_hello(struct daemon *d, struct conn *c, const struct frame *fr)
 	identity(c, client_field(fr, 1, user, sizeof user),
 	         client_field(fr, 2, sudo, sizeof sudo),
 	         client_field(fr, 3, ssh, sizeof ssh));
+	access_peer_ssh(c->pid, c->ssh, sizeof c->ssh);
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	f[0] = CLIENT_PROTO_VERSION;
 	f[1] = pid;
@@ -516,15 +520,30 @@ static char *field_dup(const struct frame *fr, size_t i)
 	return s;
 }
 
+/* A request's flags: blank-separated words, "json", "idempotent". */
+static void flags_parse(const char *flags, struct cmd_opts *o)
+{
+	char buf[64], *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", flags);
+	for (char *w = strtok_r(buf, " ", &save); w;
+	     w = strtok_r(NULL, " ", &save)) {
+		if (strcmp(w, "json") == 0)
+			o->json = 1;
+		else if (strcmp(w, "idempotent") == 0)
+			o->idempotent = 1;
+	}
+}
+
 static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 {
 	struct cmd_opts o = { 0 };
 	struct strbuf out = STRBUF_INIT;
-	char flags[16];
+	char flags[64];
 	char *line = field_dup(fr, 1);
 	int rc;
 
-	o.json = strcmp(client_field(fr, 0, flags, sizeof flags), "json") == 0;
+	flags_parse(client_field(fr, 0, flags, sizeof flags), &o);
 	rc = role_check(d, c, line);
 	if (rc == 0)
 		rc = cmd_exec(d->bh, &o, line, &out);
@@ -544,11 +563,11 @@ static void do_batch(struct daemon *d, struct conn *c, const struct frame *fr)
 {
 	struct cmd_opts o = { 0 };
 	struct batch_io io = { conn_emit, conn_check, c };
-	char flags[16];
+	char flags[64];
 	char *name = field_dup(fr, 1);
 	int rc;
 
-	o.json = strcmp(client_field(fr, 0, flags, sizeof flags), "json") == 0;
+	flags_parse(client_field(fr, 0, flags, sizeof flags), &o);
 	rc = batch_run_io(d->bh, &o, fr->n > 2 ? fr->f[2] : "",
 	                  fr->n > 2 ? fr->len[2] : 0, *name ? name : NULL, &io);
 	/* Tags the batch wrote into domains go back when it was undone.
@@ -613,6 +632,7 @@ static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 		return;
 	}
 	act_as(d, c->user, c->client);
+	snprintf(d->bh->ssh, sizeof d->bh->ssh, "%s", c->ssh);
 	switch (fr->type) {
 	case CLIENT_EXEC:
 		do_exec(d, c, fr);
@@ -634,6 +654,7 @@ static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 		break;
 	}
 	act_as(d, d->self_user, d->self_client);
+	d->bh->ssh[0] = '\0';
 	/* A commit may have set or cleared a deadline. */
 	if (fr->type == CLIENT_EXEC || fr->type == CLIENT_BATCH)
 		confirm_refresh(d);

@@ -32,16 +32,19 @@
 #include "daemon.h"
 #include "hook.h"
 #include "json.h"
+#include "safeops.h"
 #include "util.h"
 
 static void usage(FILE *f)
 {
 	fputs("usage: bulkhead [--db PATH] [--socket PATH] [--json] "
-	      "[-c COMMANDS | -f FILE|-]\n"
+	      "[--require-daemon] [--idempotent]\n"
+	      "                [-c COMMANDS | -f FILE|-]\n"
 	      "       bulkhead [--db PATH] daemon [--socket PATH] "
 	      "[--pidfile PATH] [--foreground]\n"
 	      "                [--libvirt URI | --no-libvirt] "
 	      "[--group-prefix PREFIX]\n"
+	      "       bulkhead [--db PATH] [--socket PATH] ssh-command\n"
 	      "       bulkhead [--db PATH] top\n"
 	      "       bulkhead --help | --version\n", f);
 }
@@ -62,6 +65,10 @@ static void help(void)
 	      "                 $XDG_RUNTIME_DIR/bulkhead.sock first); 'none':\n"
 	      "                 never use a daemon\n"
 	      "  --json         'show' prints JSON; errors come as JSON on stdout\n"
+	      "  --require-daemon  fail unless a daemon serves the store (never\n"
+	      "                 run the engine in-process)\n"
+	      "  --idempotent   adding what exists with the same content, or\n"
+	      "                 deleting what does not exist, is not an error\n"
 	      "  -c COMMANDS    run commands separated by ';' or newlines\n"
 	      "  -f FILE        run the commands of FILE ('-': standard input)\n"
 	      "  --help         this text\n"
@@ -75,6 +82,9 @@ static void help(void)
 	      "    --no-libvirt           no libvirt provider\n"
 	      "    --group-prefix PREFIX  role groups PREFIXadmin, PREFIXoperator,\n"
 	      "                           PREFIXviewer (default " DAEMON_GROUP_PREFIX ")\n"
+	      "  ssh-command    an authorized_keys forced command: runs\n"
+	      "                 $SSH_ORIGINAL_COMMAND (show, help, add/delete tag,\n"
+	      "                 quarantine, release) through the daemon, in JSON\n"
 	      "  top            live flows and counters (not in this build yet)\n"
 	      "\n"
 	      "When a daemon serves the store, the shell and batch mode run their\n"
@@ -182,6 +192,8 @@ int main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "require-daemon", no_argument, NULL, 'R' },
+		{ "idempotent", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -205,6 +217,12 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			o.json = 1;
+			break;
+		case 'R':
+			co.require_daemon = 1;
+			break;
+		case 'I':
+			o.idempotent = 1;
 			break;
 		case 'c':
 			if (commands || file)
@@ -237,6 +255,15 @@ int main(int argc, char **argv)
 				return usage_error("daemon: -c, -f and --json are "
 				                   "for the shell%s", "");
 			return daemon_main(argc - optind, argv + optind, db,
+			                   socket);
+		}
+		/* an authorized_keys forced command: safeops.h */
+		if (strcmp(mode, "ssh-command") == 0) {
+			if (commands || file)
+				return usage_error("ssh-command: it reads its "
+				                   "commands from "
+				                   "SSH_ORIGINAL_COMMAND%s", "");
+			return sshcmd_main(argc - optind, argv + optind, db,
 			                   socket);
 		}
 		/* libvirt's qemu hook: hook.h */

@@ -1398,7 +1398,8 @@ int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what)
 
 /* ---- settings ---------------------------------------------------------- */
 static const char *const setting_keys[] = {
-	"default", "timeout-tcp", "timeout-udp", "timeout-icmp"
+	"default", "timeout-tcp", "timeout-udp", "timeout-icmp",
+	"commit-comment"
 };
 
 /* @key and @value checked; the stored text into @canon. */
@@ -1418,7 +1419,8 @@ static int setting_build(struct bh *bh, const char *key, const char *value,
 			return bh_error(bh, "unknown setting \"%s\" (did you "
 			                "mean \"%s\"?)", key, s);
 		return bh_error(bh, "unknown setting \"%s\": use default, "
-		                "timeout-tcp, timeout-udp or timeout-icmp", key);
+		                "timeout-tcp, timeout-udp, timeout-icmp or "
+		                "commit-comment", key);
 	}
 	if (k == 0) {
 		int a = policy_action_parse(value);
@@ -1426,6 +1428,11 @@ static int setting_build(struct bh *bh, const char *key, const char *value,
 		if (a != ACTION_ALLOW && a != ACTION_DROP)
 			return bh_error(bh, "default action \"%s\": use allow "
 			                "or drop", value);
+		snprintf(canon, len, "%s", value);
+	} else if (strcmp(key, "commit-comment") == 0) {
+		if (strcmp(value, "required") && strcmp(value, "optional"))
+			return bh_error(bh, "commit-comment \"%s\": use "
+			                "required or optional", value);
 		snprintf(canon, len, "%s", value);
 	} else {
 		int64_t secs;

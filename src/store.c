@@ -1225,6 +1225,9 @@ static int load_settings(struct bh *bh, int64_t config, struct config *c)
 			c->settings.timeout_udp = n;
 		} else if (n > 0 && strcmp(key, "timeout-icmp") == 0) {
 			c->settings.timeout_icmp = n;
+		} else if (strcmp(key, "commit-comment") == 0) {
+			c->settings.comment_required =
+				strcmp(val, "required") == 0;
 		}
 	}
 	return finish(bh, st, rc);
