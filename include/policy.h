@@ -68,6 +68,8 @@ struct workload {
 	size_t nnics;
 	struct strv groups;   /* running-config groups it belongs to (sorted);
 	                         filled by policy_workload_get/list only */
+	int quarantined;      /* a quarantine is in force (quarantine.h);
+	                         filled by store_inventory_load */
 };
 void policy_workload_free(struct workload *w);
 
@@ -202,6 +204,10 @@ struct settings {
 	int64_t timeout_tcp;       /* flow-set timeouts, seconds */
 	int64_t timeout_udp;
 	int64_t timeout_icmp;
+	/* What a quarantined workload may still reach (quarantine.h):
+	 * "GROUP svc,svc;GROUP svc", groups sorted; "" = nothing.  Key
+	 * "quarantine-allow" of the store's settings. */
+	char quarantine_allow[1024];
 };
 
 /* A whole policy: what the compiler takes and what revisions hold. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bulkhead.h"
+#include "quarantine.h"
 #include "store.h"
 #include "util.h"
 
@@ -139,6 +140,7 @@ void bh_close(struct bh *bh)
 {
 	if (!bh)
 		return;
+	policy_events_drop(bh);
 	store_close(bh);
 	free(bh);
 }

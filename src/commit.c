@@ -18,6 +18,7 @@
 #include "bulkhead.h"
 #include "policy.h"
 #include "policy_internal.h"
+#include "quarantine.h"
 #include "store.h"
 #include "util.h"
 
@@ -521,6 +522,11 @@ int policy_batch_end(struct bh *bh, int ok, int *changed)
 	free(b);
 	if (changed)
 		*changed = any;
+	/* Operational events of the batch happen only if it did. */
+	if (rc)
+		policy_events_drop(bh);
+	else
+		policy_events_fire(bh);
 	if (rc)
 		snprintf(bh->err, sizeof bh->err, "%s", reason);
 	return rc;

@@ -19,6 +19,7 @@
 #include "match.h"
 #include "policy.h"
 #include "policy_internal.h"
+#include "quarantine.h"
 #include "store.h"
 #include "util.h"
 
@@ -543,6 +544,8 @@ int policy_config_check(struct bh *bh, const struct config *cfg)
 	}
 	if (rc == 0)
 		rc = check_group_refs(bh, cfg);
+	if (rc == 0)
+		rc = policy_quarantine_allow_check(bh, cfg);
 	group_names(cfg, &gnames);
 	service_names(cfg, &snames);
 	for (size_t i = 0; i < cfg->nrules && rc == 0; i++) {
@@ -1398,7 +1401,8 @@ int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what)
 
 /* ---- settings ---------------------------------------------------------- */
 static const char *const setting_keys[] = {
-	"default", "timeout-tcp", "timeout-udp", "timeout-icmp"
+	"default", "timeout-tcp", "timeout-udp", "timeout-icmp",
+	"quarantine-allow"
 };
 
 /* @key and @value checked; the stored text into @canon. */
@@ -1420,7 +1424,12 @@ static int setting_build(struct bh *bh, const char *key, const char *value,
 		return bh_error(bh, "unknown setting \"%s\": use default, "
 		                "timeout-tcp, timeout-udp or timeout-icmp", key);
 	}
-	if (k == 0) {
+	if (strcmp(key, "quarantine-allow") == 0) {
+		/* built and checked by policy_quarantine_allow_set() */
+		if (strlen(value) >= len)
+			return bh_error(bh, "quarantine allow: too long");
+		snprintf(canon, len, "%s", value);
+	} else if (k == 0) {
 		int a = policy_action_parse(value);
 
 		if (a != ACTION_ALLOW && a != ACTION_DROP)
@@ -1441,7 +1450,7 @@ static int setting_build(struct bh *bh, const char *key, const char *value,
 int policy_setting_set(struct bh *bh, const char *key, const char *value)
 {
 	struct edit e;
-	char canon[64];
+	char canon[1024];
 	int rc;
 
 	if (edit_begin(bh, &e, 0))

@@ -21,6 +21,7 @@
 #include "bulkhead.h"
 #include "policy.h"
 #include "schema.h"
+#include "quarantine.h"
 #include "store.h"
 #include "util.h"
 
@@ -672,6 +673,8 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 	}
 	if (finish(bh, st, rc))
 		goto fail;
+	if (store_quarantine_mark(bh, &inv))
+		goto fail;
 
 	free(map);
 	*out = inv;
@@ -1216,6 +1219,9 @@ static int load_settings(struct bh *bh, int64_t config, struct config *c)
 			c->settings.timeout_udp = n;
 		} else if (n > 0 && strcmp(key, "timeout-icmp") == 0) {
 			c->settings.timeout_icmp = n;
+		} else if (strcmp(key, "quarantine-allow") == 0) {
+			snprintf(c->settings.quarantine_allow,
+			         sizeof c->settings.quarantine_allow, "%s", val);
 		}
 	}
 	return finish(bh, st, rc);
