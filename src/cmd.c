@@ -313,8 +313,8 @@ static const struct command commands[] = {
 	{ .head = "release", G_INVENTORY, 1, run_release,
 	  "end a workload's quarantine",
 	  "Releases a quarantined workload: its traffic meets the rules "
-	  "again.  Connections cut by the quarantine do not come back; new "
-	  "ones are checked as usual.  A tag \"quarantine\" on the workload "
+	  "again (its flows were forgotten: a cut connection that the rules "
+	  "allow may carry on, as a new flow).  A tag \"quarantine\" on the workload "
 	  "is removed too (from the libvirt domain for a VM), so that it does "
 	  "not quarantine it again.",
 	  "release web1",
