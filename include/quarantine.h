@@ -135,4 +135,13 @@ struct store_tx;
 void policy_quarantine_tx_end(struct bh *bh, const struct store_tx *tx,
                               int ok);
 
+/* ---- the daemon's service (quarantine_svc.c) ---------------------------- */
+/* Ends quarantines at their deadline while the daemon runs (one timer);
+ * a struct daemon_service's start, stop and resync. */
+struct daemon_env;
+void *quarantine_svc_start(const struct daemon_env *env, char *err,
+                           size_t errlen);
+void quarantine_svc_stop(void *state);
+void quarantine_svc_resync(void *state);
+
 #endif

@@ -57,6 +57,7 @@
 #include "libvirt.h"
 #include "loop.h"
 #include "policy.h"
+#include "quarantine.h"
 #include "util.h"
 
 #define CONN_MAX 128
@@ -117,6 +118,8 @@ struct daemon {
 /* The daemon's parts with fds or timers of their own (daemon.h); a NULL
  * name ends the table. */
 static const struct daemon_service services[] = {
+	{ "quarantine", quarantine_svc_start, quarantine_svc_stop,
+	  quarantine_svc_resync },
 	{ NULL, NULL, NULL, NULL },
 };
 
