@@ -385,6 +385,28 @@ int policy_quarantine_tags(struct bh *bh, struct inventory *inv)
 {
 	int64_t now = util_now_ms();
 	int changed = 0;
+	struct quarantine *act;
+	size_t nact;
+
+	/* A workload that went (deleted, its domain undefined) ends its
+	 * quarantine: the record says so, the history keeps it. */
+	if (store_quarantine_list(bh, 0, &act, &nact))
+		return -1;
+	for (size_t i = 0; i < nact; i++) {
+		int found = 0;
+
+		for (size_t k = 0; k < inv->n && !found; k++)
+			found = inv->w[k].id == act[i].workload_id;
+		if (found)
+			continue;
+		if (store_quarantine_release(bh, act[i].workload_id, now,
+		                             bh->user, "deleted") < 0) {
+			quarantine_list_free(act, nact);
+			return -1;
+		}
+		event_release(bh, &act[i], bh->user, "deleted");
+	}
+	quarantine_list_free(act, nact);
 
 	for (size_t i = 0; i < inv->n; i++) {
 		struct workload *w = &inv->w[i];

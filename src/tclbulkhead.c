@@ -28,7 +28,21 @@
 struct engine {
 	struct bh *bh;
 	Tcl_Command token;
+	Tcl_Obj *events;    /* {TRIGGER WORKLOAD DETAIL} items, from bh->event */
 };
+
+/* bh->event of test engines: keep the event for `NAME events`. */
+static void engine_event(struct bh *bh, const char *trigger,
+                         const char *workload, const char *detail)
+{
+	struct engine *e = bh->event_handle;
+	Tcl_Obj *item = Tcl_NewListObj(0, NULL);
+
+	Tcl_ListObjAppendElement(NULL, item, Tcl_NewStringObj(trigger, -1));
+	Tcl_ListObjAppendElement(NULL, item, Tcl_NewStringObj(workload, -1));
+	Tcl_ListObjAppendElement(NULL, item, Tcl_NewStringObj(detail, -1));
+	Tcl_ListObjAppendElement(NULL, e->events, item);
+}
 
 /* Set the interpreter result to @msg and return TCL_ERROR. */
 static int
@@ -88,6 +102,7 @@ engine_delete(ClientData cd)
 	struct engine *e = cd;
 
 	bh_close(e->bh);
+	Tcl_DecrRefCount(e->events);
 	ckfree(e);
 }
 
@@ -95,6 +110,7 @@ engine_delete(ClientData cd)
  * Usage: NAME eval CMDLINE ?-json?
  *        NAME complete LINE
  *        NAME help_next LINE
+ *        NAME events
  *        NAME close
  *
  * eval runs CMDLINE (one or more commands separated by ';') with
@@ -102,15 +118,17 @@ engine_delete(ClientData cd)
  * command raises a Tcl error whose message is the engine's error slot,
  * without the "error: " that front ends add.  complete returns the list of
  * words cmd_complete() offers after LINE; help_next returns the `?` help
- * text for LINE.
+ * text for LINE.  events returns, and forgets, the operational events
+ * bh->event has delivered since the last call: a list of {TRIGGER
+ * WORKLOAD DETAIL}.
  */
 static int
 engine_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
 	static const char *const subs[] = {
-		"eval", "complete", "help_next", "close", NULL
+		"eval", "complete", "help_next", "close", "events", NULL
 	};
-	enum { SUB_EVAL, SUB_COMPLETE, SUB_HELP_NEXT, SUB_CLOSE };
+	enum { SUB_EVAL, SUB_COMPLETE, SUB_HELP_NEXT, SUB_CLOSE, SUB_EVENTS };
 	struct engine *e = cd;
 	struct strbuf out = STRBUF_INIT;
 	int sub, rc = TCL_OK;
@@ -165,6 +183,12 @@ engine_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 			rc = fail(interp, e->bh->err);
 		else
 			set_output(interp, &out);
+		break;
+	case SUB_EVENTS:
+		Tcl_SetObjResult(interp, e->events);
+		Tcl_DecrRefCount(e->events);
+		e->events = Tcl_NewListObj(0, NULL);
+		Tcl_IncrRefCount(e->events);
 		break;
 	case SUB_CLOSE:
 		if (objc != 2) {
@@ -229,6 +253,10 @@ bulkhead_engine_cmd(ClientData cd, Tcl_Interp *interp, int objc,
 
 	e = (struct engine *)ckalloc(sizeof *e);
 	e->bh = bh;
+	e->events = Tcl_NewListObj(0, NULL);
+	Tcl_IncrRefCount(e->events);
+	bh->event = engine_event;
+	bh->event_handle = e;
 	e->token = Tcl_CreateObjCommand(interp, Tcl_GetString(objv[1]),
 	                                engine_cmd, e, engine_delete);
 	Tcl_SetObjResult(interp, objv[1]);
