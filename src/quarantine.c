@@ -496,7 +496,7 @@ int policy_quarantine_allow_check(struct bh *bh, const struct config *cfg)
 		if (!policy_config_group(cfg, g.v[i]))
 			rc = bh_error(bh, "quarantine allow: group \"%s\" does "
 			              "not exist: add it, or 'set quarantine "
-			              "allow %s none'", g.v[i], g.v[i]);
+			              "allow %s service none'", g.v[i], g.v[i]);
 		strv_split_commas(&svcs, s.v[i]);
 		for (size_t k = 0; k < svcs.n && rc == 0; k++)
 			if (!policy_config_service(cfg, svcs.v[k]))
