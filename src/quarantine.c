@@ -457,7 +457,6 @@ void policy_quarantine_tx_end(struct bh *bh, const struct store_tx *tx,
 void policy_quarantine_allow_parse(const char *text, struct strv *groups,
                                    struct strv *services)
 {
-	struct strv entries = STRV_INIT;
 	const char *p = text ? text : "";
 
 	while (*p) {
@@ -477,7 +476,6 @@ void policy_quarantine_allow_parse(const char *text, struct strv *groups,
 		free(ent);
 		p = e ? e + 1 : p + len;
 	}
-	strv_free(&entries);
 }
 
 /*
