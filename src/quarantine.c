@@ -388,6 +388,12 @@ int policy_quarantine_tags(struct bh *bh, struct inventory *inv)
 	struct quarantine *act;
 	size_t nact;
 
+	/* The flags from the store: an inventory patched in memory (the
+	 * libvirt provider's) carries workloads rebuilt from libvirt, which
+	 * know nothing of quarantine, and the enforcer must not take that
+	 * for a release. */
+	if (store_quarantine_mark(bh, inv))
+		return -1;
 	/* A workload that went (deleted, its domain undefined) ends its
 	 * quarantine: the record says so, the history keeps it. */
 	if (store_quarantine_list(bh, 0, &act, &nact))

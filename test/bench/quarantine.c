@@ -18,6 +18,11 @@
  *            releases that way
  *   tag      bh->tag_write (the libvirt API for a VM: virDomainSetMetadata,
  *            then the store and kernel follow) adding the tag quarantine
+ *   virt     virDomainSetMetadata() on domain WORKLOAD (qemu:///system),
+ *            live: its tags become ARGV[0] plus "quarantine", as another
+ *            tool would write them; the daemon (running elsewhere) does
+ *            the rest from libvirt's event.  Released by writing ARGV[0]
+ *            alone.
  * then waits 300 ms and reads the stamp of the last read: "last packet"
  * minus t0 is the figure; the command's own duration is printed beside it.
  * Then it releases (untimed) and starts a new connection for the next
@@ -40,6 +45,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libvirt/libvirt.h>
 
 #include "bulkhead.h"
 #include "engine.h"
@@ -168,17 +175,38 @@ static int run_argv(char **base, int nbase, const char *verb, const char *wl)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* The domain's bulkhead tags: @tags (space-separated) and maybe one more. */
+static int set_tags(virDomainPtr dom, const char *tags, const char *more)
+{
+	char xml[512], list[256];
+	size_t used = 0;
+
+	snprintf(list, sizeof list, "%s%s%s", tags, more ? " " : "",
+	         more ? more : "");
+	used += (size_t)snprintf(xml + used, sizeof xml - used, "<tags>");
+	for (char *save = NULL, *t = strtok_r(list, " ", &save); t;
+	     t = strtok_r(NULL, " ", &save))
+		used += (size_t)snprintf(xml + used, sizeof xml - used,
+		                         "<tag>%s</tag>", t);
+	snprintf(xml + used, sizeof xml - used, "</tags>");
+	return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+	                            "bulkhead", "urn:bulkhead:metadata:1",
+	                            VIR_DOMAIN_AFFECT_LIVE);
+}
+
 int main(int argc, char **argv)
 {
 	const char *hvns, *db, *wl, *mode;
 	char err[BH_ERR_MAX];
-	struct bh *bh;
+	struct bh *bh = NULL;
+	virConnectPtr conn = NULL;
+	virDomainPtr dom = NULL;
 	pthread_t rt;
 	int rounds;
 
 	if (argc < 10) {
 		fprintf(stderr, "usage: bhqbench HVNS SRCNS DSTNS DB WORKLOAD "
-		        "DADDR PORT ROUNDS engine|exec|tag [ARGV...]\n");
+		        "DADDR PORT ROUNDS engine|exec|tag|virt [ARGV...]\n");
 		return 2;
 	}
 	hvns = argv[1];
@@ -194,10 +222,23 @@ int main(int argc, char **argv)
 		perror("setns");
 		return 1;
 	}
-	bh = engine_open(db, ENGINE_KERNEL_AUTO, err, sizeof err);
-	if (!bh) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
+	if (!strcmp(mode, "virt")) {
+		if (argc < 11) {
+			fprintf(stderr, "virt: give the other tags\n");
+			return 2;
+		}
+		conn = virConnectOpen("qemu:///system");
+		dom = conn ? virDomainLookupByName(conn, wl) : NULL;
+		if (!dom) {
+			fprintf(stderr, "virt: no domain %s\n", wl);
+			return 1;
+		}
+	} else if (strcmp(mode, "exec") != 0) {
+		bh = engine_open(db, ENGINE_KERNEL_AUTO, err, sizeof err);
+		if (!bh) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
 	}
 	pthread_create(&rt, NULL, receiver, NULL);
 	while (!atomic_load(&listening))
@@ -220,11 +261,14 @@ int main(int argc, char **argv)
 		else if (!strcmp(mode, "tag"))
 			rc = bh->tag_write ? bh->tag_write(bh, wl, QUARANTINE_TAG, 1)
 			                   : policy_tag_add(bh, wl, QUARANTINE_TAG);
+		else if (!strcmp(mode, "virt"))
+			rc = set_tags(dom, argv[10], QUARANTINE_TAG);
 		else
 			rc = run_argv(argv + 10, argc - 10, "quarantine", wl);
 		t1 = now_ns();
 		if (rc != 0) {
-			fprintf(stderr, "quarantine failed: %s\n", bh->err);
+			fprintf(stderr, "quarantine failed: %s\n",
+			        bh ? bh->err : "");
 			return 1;
 		}
 		usleep(300000);
@@ -241,14 +285,21 @@ int main(int argc, char **argv)
 			                   : policy_tag_delete(bh, wl, QUARANTINE_TAG);
 		else if (!strcmp(mode, "exec"))
 			rc = run_argv(argv + 10, argc - 10, "release", wl);
+		else if (!strcmp(mode, "virt"))
+			rc = set_tags(dom, argv[10], NULL);
 		else
 			rc = policy_release(bh, wl, "command");
 		if (rc != 0) {
-			fprintf(stderr, "release failed: %s\n", bh->err);
+			fprintf(stderr, "release failed: %s\n", bh ? bh->err : "");
 			return 1;
 		}
-		usleep(20000);
+		/* the daemon follows the release from libvirt's event */
+		usleep(!strcmp(mode, "virt") ? 200000 : 20000);
 	}
+	if (dom)
+		virDomainFree(dom);
+	if (conn)
+		virConnectClose(conn);
 	engine_close(bh);
 	return 0;
 }

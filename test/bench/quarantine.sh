@@ -23,6 +23,10 @@
 #            through the daemon (process start included)
 #   process  `bulkhead -c 'quarantine w1'` with no daemon: a process that
 #            opens the store and the kernel itself
+#   virt     a libvirt VM's tags written with virDomainSetMetadata (as
+#            `virsh metadata` or a SIEM would) with the tag quarantine, the
+#            daemon following libvirt's event (needs libvirtd; domain
+#            bhx-quarantine-bench-PID, removed at the end)
 # Figures: "cut" = last packet through - the moment the command started;
 # "cmd" = how long the command took.  Median and p99 of the rounds.
 set -u
@@ -51,8 +55,13 @@ DB=$TMP/bh.db
 SOCK=$TMP/bh.sock
 DPID=""
 
+VMUP=""
 cleanup() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
+	if [ -n "$VMUP" ]; then
+		virsh -q -c qemu:///system destroy "$VMUP" >/dev/null 2>&1
+		virsh -q -c qemu:///system undefine "$VMUP" >/dev/null 2>&1
+	fi
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
 		case "$ns" in "$PFX"-*) ip netns del "$ns" 2>/dev/null ;; esac
 	done
@@ -119,10 +128,12 @@ done
 ip netns exec "$HV" "$BULKHEAD" --db "$DB" -f "$TMP/all.bh" >/dev/null ||
 	die "loading the lab's policy failed"
 
+SRC=$PFX-w1   # the streaming workload's namespace, and its name
+WL=w1
 run() {  # WAY MODE [ARGV...]
 	way=$1
 	shift
-	ip netns exec "$HV" "$TMP/bhqbench" "$HV" "$PFX-w1" "$PFX-w2" "$DB" w1 \
+	ip netns exec "$HV" "$TMP/bhqbench" "$HV" "$SRC" "$PFX-w2" "$DB" "$WL" \
 		10.213.77.2 7777 "$ROUNDS" "$@" >"$TMP/$way.out" ||
 		{ say "bench-quarantine: $way failed"; return 1; }
 }
@@ -147,12 +158,85 @@ DPID=$!
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.025; done
 run daemon exec "$BULKHEAD" --db "$DB" --socket "$SOCK"
 kill "$DPID" 2>/dev/null
+wait "$DPID" 2>/dev/null
 DPID=""
+
+# virt: a libvirt VM whose tags another tool writes through the libvirt
+# API; the daemon, following libvirt, quarantines it.  The VM's tap is in
+# the machine's namespace, where bulkhead may not filter; so a veth of the
+# same name and MAC stands in for it in the hypervisor namespace, where
+# the daemon's chains for the VM's NIC are: the packets take the path a
+# tap's would.  Skipped without libvirtd (test/libvirt-setup.sh starts
+# one).
+if command -v virsh >/dev/null 2>&1 &&
+   virsh -q -c qemu:///system version >/dev/null 2>&1; then
+	VM=bhx-quarantine-bench-$$
+	TAP=bhq$$
+	cat >"$TMP/vm.xml" <<XML
+<domain type='qemu'>
+  <name>$VM</name>
+  <memory unit='MiB'>32</memory><vcpu>1</vcpu>
+  <metadata>
+    <bulkhead:tags xmlns:bulkhead="urn:bulkhead:metadata:1"><bulkhead:tag>lab</bulkhead:tag></bulkhead:tags>
+  </metadata>
+  <features><acpi/></features>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='usb' model='none'/>
+    <interface type='ethernet'>
+      <mac address='02:bd:00:00:77:03'/>
+      <target dev='$TAP'/>
+      <model type='virtio'/><rom enabled='no'/>
+    </interface>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+	VMUP=$VM
+	virsh -q -c qemu:///system define "$TMP/vm.xml" >/dev/null &&
+	virsh -q -c qemu:///system start "$VM" >/dev/null ||
+		say "bench-quarantine: the VM did not start"
+	ns=$PFX-v
+	ip netns add "$ns"
+	ip -n "$HV" link add "$TAP" type veth peer name eth0 netns "$ns"
+	ip -n "$HV" link set "$TAP" master br0 up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link set eth0 address 02:bd:00:00:77:03
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" addr add 10.213.77.3/24 dev eth0
+	say "bench-quarantine: virt (the libvirt API, through the daemon)"
+	ip netns exec "$HV" "$BULKHEAD" --db "$DB" daemon --socket "$SOCK" \
+		--foreground --libvirt qemu:///system >"$TMP/daemon2.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 400); do
+		ip netns exec "$HV" "$BULKHEAD" --db "$DB" --socket "$SOCK" \
+			-c "show workload $VM" 2>/dev/null | grep -q "nic $TAP" && break
+		sleep 0.05
+	done
+	ip netns exec "$HV" "$BULKHEAD" --db "$DB" --socket "$SOCK" \
+		-c "add address $VM 10.213.77.3 nic $TAP" >/dev/null ||
+		say "bench-quarantine: binding the VM's address failed"
+	SRC=$ns
+	WL=$VM
+	run virt virt lab
+	if [ -n "${BENCH_QDEBUG:-}" ]; then
+		ip netns exec "$HV" "$BULKHEAD" --db "$DB" --socket "$SOCK" \
+			-c "show workload $VM; show quarantine history" >&2
+		tail -20 "$TMP/daemon2.log" >&2
+		ip netns exec "$HV" nft list set netdev bulkhead nic_quarantine >&2
+	fi
+	kill "$DPID" 2>/dev/null
+	wait "$DPID" 2>/dev/null
+	DPID=""
+else
+	say "bench-quarantine: virt skipped: no libvirtd at qemu:///system"
+fi
 
 printf '%-8s %12s %12s %12s %12s\n' way cut_median cut_p99 cmd_median cmd_p99
 {
 	printf '{"rounds":%s' "$ROUNDS"
-	for way in engine tag daemon process; do
+	for way in engine tag daemon process virt; do
 		[ -f "$TMP/$way.out" ] || continue
 		set -- $(stats "$TMP/$way.out" cut_ms) $(stats "$TMP/$way.out" cmd_ms)
 		printf '%-8s %12s %12s %12s %12s\n' "$way" "$1" "$2" "$3" "$4" >&2
