@@ -1450,6 +1450,7 @@ struct dumpctx {
 	const char *set;
 	const uint32_t *idx;
 	size_t nidx;
+	struct strv *names;   /* not NULL: collect ifname keys, quoted */
 };
 
 static int dump_key(const struct nlattr *a, void *data)
@@ -1480,6 +1481,14 @@ static int dump_elem(const struct nlattr *a, void *data)
 		return MNL_CB_OK;
 	len = mnl_attr_get_payload_len(val);
 	b = mnl_attr_get_payload(val);
+	if (d->names) {
+		char q[24];
+
+		snprintf(q, sizeof q, "\"%.*s\"", (int)strnlen((const char *)b,
+		         len < 16 ? len : 16), (const char *)b);
+		strv_push(d->names, q);
+		return MNL_CB_OK;
+	}
 	if (len < 4 || len > sizeof d->e->cut->key)
 		return MNL_CB_OK;
 	memcpy(&ifx, b, 4);
@@ -1513,12 +1522,12 @@ static int dump_msg(const struct nlmsghdr *nlh, void *data)
 
 /* The entries of set @set keyed by one of @idx into e->cut. */
 static int dump_set(struct enforcer *e, const char *set, const uint32_t *idx,
-                    size_t nidx)
+                    size_t nidx, struct strv *names)
 {
 	char *buf = xmalloc(MNL_SOCKET_BUFFER_SIZE);
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
-	struct dumpctx d = { e, set, idx, nidx };
+	struct dumpctx d = { e, set, idx, nidx, names };
 	uint32_t seq;
 	ssize_t n;
 	int rc = 0;
@@ -1554,18 +1563,26 @@ static int dump_set(struct enforcer *e, const char *set, const uint32_t *idx,
 
 /*
  * Plan the removal of the flow entries of the NICs of @inv's quarantined
- * workloads that were not quarantined in the state applied last (all of
- * them when that is not known).  O(flow entries) for the dumps, and only
+ * workloads that were not quarantined in the state applied last, or, with
+ * none kept, in the kernel's quarantine set (all of them when even that
+ * cannot be read).  O(flow entries) for the dumps, and only
  * when a NIC has just been quarantined.
  */
 static void cut_plan(struct enforcer *e, const struct inventory *inv)
 {
-	const struct cset *was = e->have_last ?
+	const struct cset *last = e->have_last ?
 		compile_find_set(&e->last, "nic_quarantine") : NULL;
+	struct strv kernel = STRV_INIT;
+	const struct strv *was = last ? &last->elems : NULL;
 	uint32_t *idx = NULL;
 	size_t nidx = 0;
 
 	e->ncut = 0;
+	/* No ruleset kept (a process that just started): the kernel's own
+	 * set says who was quarantined already, so their remediation flows
+	 * stay. */
+	if (!was && dump_set(e, "nic_quarantine", NULL, 0, &kernel) == 0)
+		was = &kernel;
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct workload *w = &inv->w[i];
 
@@ -1574,7 +1591,7 @@ static void cut_plan(struct enforcer *e, const struct inventory *inv)
 			unsigned x;
 
 			snprintf(q, sizeof q, "\"%s\"", w->nics[k].ifname);
-			if (was && strv_contains(&was->elems, q))
+			if (was && strv_contains(was, q))
 				continue;
 			if ((x = if_nametoindex(w->nics[k].ifname)) == 0)
 				continue;   /* no device: no flows */
@@ -1584,8 +1601,9 @@ static void cut_plan(struct enforcer *e, const struct inventory *inv)
 	}
 	for (size_t i = 0; nidx && i < sizeof flow_set_names /
 	                                sizeof flow_set_names[0]; i++)
-		dump_set(e, flow_set_names[i], idx, nidx);
+		dump_set(e, flow_set_names[i], idx, nidx, NULL);
 	free(idx);
+	strv_free(&kernel);
 }
 
 static void cut_done(struct enforcer *e)
