@@ -80,6 +80,7 @@ test: config.mk $(BIN) $(B)/testfixture
 
 bench: config.mk $(BIN)
 	BULKHEAD=$(abspath $(BIN)) sh test/bench/run.sh
+	BULKHEAD=$(abspath $(BIN)) sh test/bench/quarantine.sh
 
 deps:
 	./configure --install-deps

@@ -97,6 +97,8 @@ struct bh {
 	                                whoever set tag_write */
 	bh_event_fn *event;          /* NULL: events go nowhere */
 	void *event_handle;          /* event's state, owned by its setter */
+	void *events_pending;        /* events queued until their change
+	                                commits (quarantine.h) */
 };
 
 /*

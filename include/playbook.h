@@ -83,13 +83,12 @@ int playbook_config_same(struct bh *bh, int64_t a, int64_t b);
 /* ---- events ------------------------------------------------------------- */
 /*
  * Report an operational event through bh->event (bulkhead.h).  Inside an
- * all-or-nothing batch (bh->batch set) the event is held until the batch
- * ends: playbook_batch_end(ok 1) sends the held events, (ok 0) drops
- * them, since nothing happened.  @detail is a JSON object (NULL: {}).
+ * all-or-nothing batch (bh->batch set) the event is queued with the
+ * batch's others (policy_event_queue, quarantine.h) and sent only if the
+ * batch succeeds.  @detail is a JSON object (NULL: {}).
  */
 void playbook_emit(struct bh *bh, const char *trigger, const char *workload,
                    const char *detail);
-void playbook_batch_end(struct bh *bh, int ok);
 /*
  * bh->event for engines without the daemon (engine_open sets it): when the
  * running config has steps for the event it audits that they were not

@@ -71,6 +71,8 @@ struct workload {
 	unsigned addressing;  /* ADDRESSING_* bits in effect (address.h):
 	                         its own setting, else the default */
 	int addressing_own;   /* 1: set for this workload, 0: the default */
+	int quarantined;      /* a quarantine is in force (quarantine.h);
+	                         filled by store_inventory_load */
 };
 void policy_workload_free(struct workload *w);
 
@@ -207,6 +209,10 @@ struct settings {
 	int64_t timeout_icmp;
 	int comment_required;      /* `set commit-comment required`: a commit
 	                              without a comment is refused */
+	/* What a quarantined workload may still reach (quarantine.h):
+	 * "GROUP svc,svc;GROUP svc", groups sorted; "" = nothing.  Key
+	 * "quarantine-allow" of the store's settings. */
+	char quarantine_allow[1024];
 };
 
 /* A whole policy: what the compiler takes and what revisions hold. */

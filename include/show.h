@@ -22,6 +22,9 @@ int show_workloads(struct bh *bh, const struct cmd_opts *o,
 int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
                   struct strbuf *out);
 /* Groups, services and rules of the candidate view. */
+/* show quarantine [history]: the quarantines in force, or all of them. */
+int show_quarantine(struct bh *bh, const struct cmd_opts *o, int history,
+                    struct strbuf *out);
 int show_groups(struct bh *bh, const struct cmd_opts *o, struct strbuf *out);
 int show_group(struct bh *bh, const struct cmd_opts *o, const char *name,
                struct strbuf *out);

@@ -15,6 +15,7 @@
 
 #include "bulkhead.h"
 #include "safeops.h"
+#include "quarantine.h"
 #include "store.h"
 #include "util.h"
 
@@ -145,6 +146,7 @@ void bh_close(struct bh *bh)
 {
 	if (!bh)
 		return;
+	policy_events_drop(bh);
 	store_close(bh);
 	free(bh);
 }

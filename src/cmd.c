@@ -36,6 +36,7 @@
 #include "playbook.h"
 #include "policy.h"
 #include "safeops.h"
+#include "quarantine.h"
 #include "show.h"
 
 /* ---- the grammar table: types ------------------------------------------ */
@@ -165,6 +166,10 @@ static int run_set_group(struct ctx *c);
 static int run_set_service(struct ctx *c);
 static int run_set_timeout(struct ctx *c);
 static int run_set_commit_comment(struct ctx *c);
+static int run_quarantine(struct ctx *c);
+static int run_release(struct ctx *c);
+static int run_set_quarantine(struct ctx *c);
+static int run_show_quarantine(struct ctx *c);
 static int run_show_workloads(struct ctx *c);
 static int run_show_workload(struct ctx *c);
 static int run_show_groups(struct ctx *c);
@@ -349,6 +354,31 @@ static const struct command commands[] = {
 	  } },
 
 	/* -- policy: edits the candidate -- */
+	{ .head = "quarantine", G_INVENTORY, 1, run_quarantine,
+	  "cut a workload off at once",
+	  "Quarantines a workload: its NICs join the quarantine set of the "
+	  "emergency section, which drops everything it sends or receives, "
+	  "live connections included, but the remediation allowance ('set "
+	  "quarantine allow'), ARP, neighbour discovery and DHCP.  Acts at "
+	  "once, no commit.  With 'for', it is released by itself when the "
+	  "time is up.  The tag \"quarantine\" on a workload does the same.",
+	  "quarantine web1 reason \"beaconing to 203.0.113.7\" for 30m",
+	  .args = { P_WORKLOAD("the workload to cut off") },
+	  .opts = {
+		{ .kw = "reason", .meta = "TEXT", .kind = K_WORD,
+		  .help = "why: kept in the record and sent with the event" },
+		{ .kw = "for", .meta = "DURATION", .kind = K_WORD,
+		  .help = "release by itself after 30s, 15m, 2h, 1d..." },
+	  } },
+	{ .head = "release", G_INVENTORY, 1, run_release,
+	  "end a workload's quarantine",
+	  "Releases a quarantined workload: its traffic meets the rules "
+	  "again (its flows were forgotten: a cut connection that the rules "
+	  "allow may carry on, as a new flow).  A tag \"quarantine\" on the workload "
+	  "is removed too (from the libvirt domain for a VM), so that it does "
+	  "not quarantine it again.",
+	  "release web1",
+	  .args = { P_WORKLOAD("the quarantined workload") } },
 	{ .head = "add group", G_POLICY, 1, run_add_group,
 	  "add a group of workloads and addresses",
 	  "Adds a group to the candidate.  Members are the static ones, the "
@@ -561,6 +591,24 @@ static const struct command commands[] = {
 		  .choices = "required|optional", .noun = "value",
 		  .help = "whether a commit needs a comment" },
 	  } },
+	{ .head = "set quarantine", G_POLICY, 1, run_set_quarantine,
+	  "what a quarantined workload may still reach",
+	  "Sets, in the candidate, the remediation allowance: quarantined "
+	  "workloads may open connections to the members of GROUP on these "
+	  "services (update servers, the antivirus console), and get the "
+	  "replies.  One allowance per group; 'service none' removes the "
+	  "group's.  Applies to every quarantined workload after 'commit'.",
+	  "set quarantine allow updates service http,https",
+	  .args = {
+		{ .kw = "allow", .help = "the remediation allowance" },
+		{ .meta = "GROUP", .kind = K_NAME, .names = NAME_GROUP,
+		  .noun = "group", .help = "what stays reachable" },
+	  },
+	  .opts = {
+		{ .kw = "service", .meta = "SVC[,...]|none", .kind = K_NAME,
+		  .names = NAME_SERVICE, .flags = F_LIST | F_NONE,
+		  .noun = "service", .help = "on these services" },
+	  } },
 
 	/* -- the config life cycle -- */
 	{ .head = "commit", G_CONFIG, 1, run_commit,
@@ -614,6 +662,16 @@ static const struct command commands[] = {
 	  "Shows a workload's attributes, tags, groups and NICs.",
 	  "show workload web1",
 	  .args = { P_WORKLOAD("the workload") } },
+	{ .head = "show quarantine", G_SHOW, 0, run_show_quarantine,
+	  "who is quarantined, why, since when, by whom",
+	  "Lists the workloads in quarantine with the reason, who quarantined "
+	  "them (user and SSH client, or the tag), since when and until when.  "
+	  "With 'history', every quarantine ever made, newest first, with its "
+	  "release.",
+	  "show quarantine history",
+	  .opts = {
+		{ .kw = "history", .help = "released ones too, newest first" },
+	  } },
 	{ .head = "show groups", G_SHOW, 0, run_show_groups,
 	  "list groups",
 	  "Lists the groups of your candidate (or the running config) with "
@@ -845,8 +903,8 @@ static const struct {
 	{ "add", "add a workload, NIC, address, tag, group, service, rule or "
 	  "playbook step" },
 	{ "delete", "delete an object" },
-	{ "set", "change a group, service or rule, the default action or a "
-	  "timeout" },
+	{ "set", "change a group, service or rule, the default action, a "
+	  "timeout or the quarantine allowance" },
 	{ "show", "show objects, the config, its history or the audit log" },
 	{ "lab", "build or remove a lab of namespace workloads" },
 	{ "pin", "keep a learned or libvirt address" },
@@ -1883,6 +1941,59 @@ static int run_delete_tag(struct ctx *c)
 	return 0;
 }
 
+static int run_quarantine(struct ctx *c)
+{
+	const char *wl = S(c, "WORKLOAD"), *reason = S(c, "reason");
+	const char *dur = S(c, "for");
+	int64_t secs = 0;
+	char err[256], canon[32];
+
+	if (dur && util_duration_parse(dur, &secs, err, sizeof err))
+		return bh_error(c->bh, "quarantine %s: for \"%s\": %s", wl, dur,
+		                err);
+	if (policy_quarantine(c->bh, wl, reason, secs, "command") < 0)
+		return -1;
+	if (secs) {
+		util_duration_format(secs, canon, sizeof canon);
+		msg(c, "workload \"%s\" quarantined for %s", wl, canon);
+	} else {
+		msg(c, "workload \"%s\" quarantined", wl);
+	}
+	return 0;
+}
+
+/* The tag goes first (where it lives: the domain for a VM), which
+ * releases what the tag started; then whatever quarantine is left. */
+static int run_release(struct ctx *c)
+{
+	const char *wl = S(c, "WORKLOAD");
+	struct workload w;
+	int tagged, still = 1;
+
+	if (policy_workload_get(c->bh, wl, &w) < 0)
+		return -1;
+	tagged = strv_contains(&w.tags, QUARANTINE_TAG);
+	if (!w.quarantined && !tagged) {
+		policy_workload_free(&w);
+		return bh_error(c->bh, "workload \"%s\" is not in quarantine "
+		                "('show quarantine' lists those that are)", wl);
+	}
+	policy_workload_free(&w);
+	if (tagged) {
+		if (tag_write(c->bh, wl, QUARANTINE_TAG, 0) < 0)
+			return -1;
+		if (policy_workload_get(c->bh, wl, &w) < 0)
+			return -1;
+		still = w.quarantined;
+		policy_workload_free(&w);
+	}
+	if (still && policy_release(c->bh, wl, "command") < 0)
+		return -1;
+	msg(c, "workload \"%s\" released from quarantine%s", wl,
+	    tagged ? " (tag \"" QUARANTINE_TAG "\" removed)" : "");
+	return 0;
+}
+
 static int run_delete_workload(struct ctx *c)
 {
 	const char *wl = S(c, "WORKLOAD");
@@ -2463,6 +2574,34 @@ static int run_rollback(struct ctx *c)
 }
 
 /* ---- handlers: show, help ---------------------------------------------- */
+
+static int run_set_quarantine(struct ctx *c)
+{
+	const char *g = S(c, "GROUP");
+	const struct value *v = val(c, "service");
+
+	if (!v->set)
+		return bh_error(c->bh, "set quarantine allow %s: say which "
+		                "services ('service https,http') or 'service "
+		                "none' to remove the allowance", g);
+	if (v->none) {
+		if (policy_quarantine_allow_set(c->bh, g, NULL) < 0)
+			return -1;
+		msg(c, "quarantine allowance of group \"%s\" removed "
+		    "(candidate)", g);
+		return 0;
+	}
+	if (policy_quarantine_allow_set(c->bh, g, &v->list) < 0)
+		return -1;
+	msg(c, "quarantined workloads may reach group \"%s\" on %s "
+	    "(candidate)", g, v->text);
+	return 0;
+}
+
+static int run_show_quarantine(struct ctx *c)
+{
+	return show_quarantine(c->bh, c->o, F(c, "history"), c->out);
+}
 
 static int run_show_workloads(struct ctx *c)
 {

@@ -19,6 +19,7 @@
 #include "playbook.h"
 #include "policy.h"
 #include "policy_internal.h"
+#include "quarantine.h"
 #include "store.h"
 #include "util.h"
 
@@ -540,9 +541,13 @@ int policy_batch_end(struct bh *bh, int ok, int *changed)
 	}
 	free(b->a);
 	free(b);
-	playbook_batch_end(bh, ok);
 	if (changed)
 		*changed = any;
+	/* Operational events of the batch happen only if it did. */
+	if (rc)
+		policy_events_drop(bh);
+	else
+		policy_events_fire(bh);
 	if (rc)
 		snprintf(bh->err, sizeof bh->err, "%s", reason);
 	return rc;

@@ -97,6 +97,7 @@
 
 #include "compile.h"
 #include "address.h"
+#include "quarantine.h"
 
 /* ---- building the ruleset ---------------------------------------------- */
 
@@ -812,6 +813,88 @@ static void established(struct cc *c, struct cchain *ch, int dir, int f)
 }
 
 /*
+ * Quarantine.  The first line of every emergency chain sends the packets
+ * of a NIC in set nic_quarantine here, ahead of the established-flow
+ * lookup (which follows the emergency section), so live connections stop
+ * at the next packet.  ARP, ND and DHCP are handled before the sections
+ * and still pass: the remediation path needs them.
+ *   DIR_quarantineF  leaving the workload: what the remediation allowance
+ *                    (settings.quarantine_allow) lets it open goes to the
+ *                    allow chain, which remembers the flow; the rest is
+ *                    counted ("quarantine") and dropped.
+ *                    Toward it: only packets from an allowed group that
+ *                    continue a remembered flow (egress_qestF: the
+ *                    established lookup alone); the enforcer removes the
+ *                    NIC's flow entries as it quarantines, so the flows
+ *                    left are the remediation's own.
+ */
+static int quarantine_chains(struct cc *c)
+{
+	struct strv g = STRV_INIT, sv = STRV_INIT;
+	int rc = 0;
+
+	policy_quarantine_allow_parse(c->cfg->settings.quarantine_allow, &g,
+	                              &sv);
+	for (int f = 0; f < 2 && rc == 0; f++) {
+		char fc = f ? '6' : '4', name[32];
+		struct cchain *in, *out, *est;
+
+		snprintf(name, sizeof name, "egress_qest%c", fc);
+		est = add_chain(c->rs, name, f ? NULL :
+		                "quarantine: remediation flows toward the workload");
+		established(c, est, 1, f);
+		add_line(est, 0, "counter name \"quarantine\" goto egress_drop");
+		snprintf(name, sizeof name, "ingress_quarantine%c", fc);
+		add_chain(c->rs, name, f ? NULL :
+		          "quarantine: leaving the workload, remediation only");
+		snprintf(name, sizeof name, "egress_quarantine%c", fc);
+		add_chain(c->rs, name, NULL);
+		/* add_chain() may move the array: take the pointers after */
+		out = &c->rs->chains[c->rs->nchains - 1];
+		in = out - 1;
+		for (size_t i = 0; i < g.n && rc == 0; i++) {
+			long gi = cc_group(c, g.v[i]);
+			struct strv names = STRV_INIT, frags = STRV_INIT;
+
+			if (gi < 0) {
+				rc = fail(c, "quarantine allow: group \"%s\" does "
+				          "not exist", g.v[i]);
+				break;
+			}
+			if (c->gmark)
+				c->gmark[gi] |= 1;
+			else
+				strv_push(&c->used_groups, g.v[i]);
+			strv_split_commas(&names, sv.v[i]);
+			for (size_t k = 0; k < names.n && rc == 0; k++) {
+				const struct service *s =
+					policy_config_service(c->cfg, names.v[k]);
+
+				if (!s)
+					rc = fail(c, "quarantine allow %s: service "
+					          "\"%s\" does not exist", g.v[i],
+					          names.v[k]);
+				else
+					svc_frags(c, s, f, &frags);
+			}
+			for (size_t k = 0; k < frags.n && rc == 0; k++)
+				add_line(in, 0, "%s daddr @g%c_%s %s goto ingress_allow%c",
+				         fam_l3[f], fc, g.v[i], frags.v[k], fc);
+			if (rc == 0)
+				add_line(out, 0, "%s saddr @g%c_%s goto egress_qest%c",
+				         fam_l3[f], fc, g.v[i], fc);
+			strv_free(&names);
+			strv_free(&frags);
+		}
+		add_line(in, 0, "counter name \"quarantine\" goto ingress_drop");
+		add_line(out, 0, "counter name \"quarantine\" goto egress_drop");
+	}
+	strv_free(&g);
+	strv_free(&sv);
+	return rc;
+}
+
+/*
  * The section chains.  A rule that cannot reject reads the same in both
  * directions once its verdict is a dispatching chain (allowF, drop: the
  * hook ingress has no output device, `oif 0`), so each run of such rules
@@ -870,6 +953,13 @@ static int rule_chains(struct cc *c)
 				         dir ? "egress" : "ingress", f ? '6' : '4',
 				         sec_names[s]);
 				ch = add_chain(c->rs, name, NULL);
+				/* Quarantine: the first emergency rule, a
+				 * lookup of the NIC in one set. */
+				if (s == SECTION_EMERGENCY)
+					add_line(ch, 0, "%s @nic_quarantine goto %s_quarantine%c",
+					         dir ? "oifname" : "iifname",
+					         dir ? "egress" : "ingress",
+					         f ? '6' : '4');
 				for (size_t i = 0; i < cfg->nrules; i++) {
 					const struct rule *r = &cfg->rules[i];
 
@@ -966,6 +1056,7 @@ static void nic_sets(struct cc *c)
 	/* add_set() may move the array: take the pointers after the last. */
 	size_t first = c->rs->nsets;
 	struct cset *a4, *a6, *r4, *r6, *mi, *mo, *mac, *nomac, *l4, *l6;
+	struct cset *quar;
 
 	add_set(c->rs, "nic_addr4", CSET_STATIC,
 	        "addresses bound to each NIC (spoof guard)");
@@ -981,6 +1072,8 @@ static void nic_sets(struct cc *c)
 	add_set(c->rs, "nic_learn4", CSET_STATIC,
 	        "NICs learning their first IPv4 / IPv6 address (address.h)");
 	add_set(c->rs, "nic_learn6", CSET_STATIC, NULL);
+	add_set(c->rs, "nic_quarantine", CSET_STATIC,
+	        "NICs of quarantined workloads (emergency section)");
 	a4 = &c->rs->sets[first];
 	a6 = a4 + 1;
 	r4 = a4 + 2;
@@ -991,6 +1084,7 @@ static void nic_sets(struct cc *c)
 	nomac = a4 + 7;
 	l4 = a4 + 8;
 	l6 = a4 + 9;
+	quar = a4 + 10;
 
 	decl(a4, "typeof iifname . ip saddr");
 	decl(a6, "typeof iifname . ip6 saddr");
@@ -1002,8 +1096,18 @@ static void nic_sets(struct cc *c)
 	decl(nomac, "typeof iifname");
 	decl(l4, "typeof iifname");
 	decl(l6, "typeof iifname");
+	decl(quar, "typeof iifname");
 	for (size_t i = 0; i < c->inv->n; i++) {
 		const struct workload *w = &c->inv->w[i];
+
+		/* By interface, not address: it holds for a NIC with no
+		 * address, and whatever a packet claims to come from. */
+		for (size_t k = 0; w->quarantined && k < w->nnics; k++) {
+			char buf[40];
+
+			snprintf(buf, sizeof buf, "\"%s\"", w->nics[k].ifname);
+			strv_push(&quar->elems, buf);
+		}
 
 		for (size_t k = 0; k < w->nnics; k++) {
 			const struct nic *n = &w->nics[k];
@@ -1066,6 +1170,7 @@ static void nic_sets(struct cc *c)
 	strv_uniq(&nomac->elems);
 	strv_uniq(&l4->elems);
 	strv_uniq(&l6->elems);
+	strv_uniq(&quar->elems);
 }
 
 static void group_sets(struct cc *c)
@@ -1268,6 +1373,7 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 	}
 	strv_push(&out->counters, "default");
 	strv_push(&out->counters, "spoof");
+	strv_push(&out->counters, "quarantine");
 
 	/* Verdict chains. */
 	{
@@ -1316,8 +1422,10 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 		add_line(ch, 0, "goto egress_drop");
 	}
 
-	/* Rules, section by section. */
-	rc = rule_chains(&c);
+	/* Quarantine chains (emergency section), then the rules. */
+	rc = quarantine_chains(&c);
+	if (rc == 0)
+		rc = rule_chains(&c);
 	if (rc == 0) {
 		struct cchain *ch;
 
@@ -1400,6 +1508,18 @@ static int used_by_rules(struct cc *c)
 				          gl->v[k]);
 			}
 		}
+	}
+	{
+		/* the quarantine allowance's groups (quarantine_chains) */
+		struct strv g = STRV_INIT, sv = STRV_INIT;
+
+		policy_quarantine_allow_parse(c->cfg->settings.quarantine_allow,
+		                              &g, &sv);
+		for (size_t i = 0; i < g.n; i++)
+			if (policy_config_group(c->cfg, g.v[i]))
+				strv_push(&c->used_groups, g.v[i]);
+		strv_free(&g);
+		strv_free(&sv);
 	}
 	return 0;
 }
@@ -1537,6 +1657,7 @@ uint64_t compile_policy_hash(const struct config *cfg,
 	fnv(&h, &cfg->settings.timeout_tcp, sizeof cfg->settings.timeout_tcp);
 	fnv(&h, &cfg->settings.timeout_udp, sizeof cfg->settings.timeout_udp);
 	fnv(&h, &cfg->settings.timeout_icmp, sizeof cfg->settings.timeout_icmp);
+	fnv_str(&h, cfg->settings.quarantine_allow);
 	for (size_t i = 0; i < cfg->nsvcs; i++) {
 		fnv_str(&h, cfg->svcs[i].name);
 		for (size_t k = 0; k < cfg->svcs[i].ne; k++) {

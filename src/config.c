@@ -18,6 +18,7 @@
 #include "playbook.h"
 #include "policy.h"
 #include "policy_internal.h"
+#include "quarantine.h"
 #include "store.h"
 #include "address.h"
 #include "util.h"
@@ -163,6 +164,25 @@ static void timeout_line(const char *proto, int64_t secs, int64_t def,
 	strv_push(lines, line);
 }
 
+/* `set quarantine allow GROUP service SVC,...`, one per group. */
+static void quarantine_lines(const struct settings *s, struct strv *lines)
+{
+	struct strv g = STRV_INIT, sv = STRV_INIT;
+
+	policy_quarantine_allow_parse(s->quarantine_allow, &g, &sv);
+	for (size_t i = 0; i < g.n; i++) {
+		struct strbuf sb = STRBUF_INIT;
+
+		sb_add(&sb, "set quarantine allow ");
+		sb_add_word(&sb, g.v[i]);
+		sb_addf(&sb, " service %s", sv.v[i]);
+		strv_push(lines, sb_str(&sb));
+		sb_free(&sb);
+	}
+	strv_free(&g);
+	strv_free(&sv);
+}
+
 /* The policy lines of @cfg; @inv: see group_line(). */
 static void config_lines(const struct config *cfg,
                          const struct inventory *inv, struct strv *lines)
@@ -194,6 +214,7 @@ static void config_lines(const struct config *cfg,
 		strv_push(lines, s->comment_required ?
 		          "set commit-comment required" :
 		          "set commit-comment optional");
+	quarantine_lines(s, lines);
 }
 
 void policy_config_lines(const struct config *cfg, struct strv *lines)

@@ -60,6 +60,7 @@
 #include "playbook.h"
 #include "policy.h"
 #include "safeops.h"
+#include "quarantine.h"
 #include "util.h"
 
 #define CONN_MAX 128
@@ -124,6 +125,8 @@ struct daemon {
 static const struct daemon_service services[] = {
 	{ "addresses", learn_start, learn_stop, learn_resync },
 	{ "playbooks", playbook_service_start, playbook_service_stop, NULL },
+	{ "quarantine", quarantine_svc_start, quarantine_svc_stop,
+	  quarantine_svc_resync },
 	{ NULL, NULL, NULL, NULL },
 };
 

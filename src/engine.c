@@ -23,6 +23,7 @@
 #include "nft.h"
 #include "playbook.h"
 #include "policy.h"
+#include "quarantine.h"
 
 /* bh->tag_write of in-process engines: the provider (in bh->tag_handle,
  * a struct virt as the daemon's hook keeps there too) made on first use.
@@ -89,6 +90,12 @@ struct bh *engine_open(const char *path, enum engine_kernel kernel,
 			return NULL;
 		}
 	}
+	/* A `quarantine ... for` whose time ran out while no daemon was
+	 * there to end it: end it now, the kernel following when attached.
+	 * A failure is not fatal: the quarantine stays, which is the safe
+	 * side, and the next engine tries again. */
+	if (kernel == ENGINE_KERNEL_AUTO)
+		policy_quarantine_expire(bh, NULL);
 	return bh;
 }
 

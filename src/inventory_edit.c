@@ -19,6 +19,7 @@
 #include "bulkhead.h"
 #include "policy.h"
 #include "policy_internal.h"
+#include "quarantine.h"
 #include "store.h"
 #include "address.h"
 #include "util.h"
@@ -148,14 +149,19 @@ static int inv_begin(struct bh *bh, struct inv_edit *e)
 static int inv_end(struct bh *bh, struct inv_edit *e, int rc)
 {
 	policy_inventory_free(&e->inv);
-	if (rc == 0 && bh->inventory_changed) {
+	if (rc == 0) {
 		struct inventory now;
 
+		/* The tag "quarantine", however it came, quarantines (and
+		 * its removal releases) in the same transaction. */
 		if (store_inventory_load(bh, &now)) {
 			rc = -1;
 		} else {
+			if (policy_quarantine_tags(bh, &now) < 0)
+				rc = -1;
 			bh->err[0] = '\0';
-			if (bh->inventory_changed(bh, &now)) {
+			if (rc == 0 && bh->inventory_changed &&
+			    bh->inventory_changed(bh, &now)) {
 				if (!bh->err[0])
 					bh_error(bh, "the inventory change "
 					         "could not be applied; nothing "
@@ -165,9 +171,13 @@ static int inv_end(struct bh *bh, struct inv_edit *e, int rc)
 			policy_inventory_free(&now);
 		}
 	}
-	if (rc == 0)
-		return store_tx_commit(bh, &e->tx);
-	store_tx_rollback(bh, &e->tx);
+	if (rc == 0 && store_tx_commit(bh, &e->tx) == 0) {
+		policy_quarantine_tx_end(bh, &e->tx, 1);
+		return 0;
+	}
+	if (rc != 0)
+		store_tx_rollback(bh, &e->tx);
+	policy_quarantine_tx_end(bh, &e->tx, 0);
 	return -1;
 }
 
@@ -623,6 +633,8 @@ static void workload_drop(struct inventory *inv, struct workload *w)
  * the enforcer took the patched inventory. */
 static int disc_end(struct bh *bh, struct inv_edit *e, int rc, int changed)
 {
+	if (rc == 0 && changed && policy_quarantine_tags(bh, &e->inv) < 0)
+		rc = -1;
 	if (rc == 0 && changed && bh->inventory_changed) {
 		char saved[BH_ERR_MAX];
 
@@ -638,9 +650,13 @@ static int disc_end(struct bh *bh, struct inv_edit *e, int rc, int changed)
 		}
 	}
 	policy_inventory_free(&e->inv);
-	if (rc == 0)
-		return store_tx_commit(bh, &e->tx);
-	store_tx_rollback(bh, &e->tx);
+	if (rc == 0 && store_tx_commit(bh, &e->tx) == 0) {
+		policy_quarantine_tx_end(bh, &e->tx, 1);
+		return 0;
+	}
+	if (rc != 0)
+		store_tx_rollback(bh, &e->tx);
+	policy_quarantine_tx_end(bh, &e->tx, 0);
 	return -1;
 }
 

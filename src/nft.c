@@ -65,6 +65,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -99,6 +100,9 @@ struct enforcer {
 	                              changes while it stays the newest
 	                              revision; valid when have_running */
 	int have_running;
+	struct flowcut *cut;       /* flow entries to remove in the next
+	                              batch (quarantine); see cut_plan() */
+	size_t ncut;
 };
 
 static void running_forget(struct enforcer *e)
@@ -116,6 +120,11 @@ static struct enforcer *enf(struct bh *bh)
 	return bh->enforcer;
 }
 
+struct flowcut {
+	char set[16];
+	unsigned char key[64];
+	size_t len;
+};
 static void forget(struct enforcer *e);
 static int strv_equal(const struct strv *a, const struct strv *b);
 static void remember_inv(struct enforcer *e, const struct inventory *inv);
@@ -197,6 +206,7 @@ void nft_detach(struct bh *bh)
 	if (e->have_prev)
 		policy_inventory_free(&e->prev);
 	running_forget(e);
+	free(e->cut);
 	sb_free(&e->script);
 	if (e->nl)
 		mnl_socket_close(e->nl);
@@ -964,7 +974,8 @@ static int raw_encode(const char *set, const char *text, struct rawkey k[2],
 		*nk = carry ? 1 : 2;
 		return 0;
 	}
-	if (!strncmp(set, "at_", 3) || !strcmp(set, "nic_nomac"))
+	if (!strncmp(set, "at_", 3) || !strcmp(set, "nic_nomac") ||
+	    !strcmp(set, "nic_quarantine"))
 		return raw_ifname(&p, &k[0]) == 0 && !*p ? 0 : -1;
 	if (!strcmp(set, "nic_mac")) {
 		unsigned int m[6];
@@ -1411,6 +1422,243 @@ static void rb_counter(struct rawbatch *rb, const char *name, int add)
 	rb_next(rb);
 }
 
+
+/* ---- cutting a quarantined NIC's flows ------------------------------------
+ * Quarantine must stop live connections, and the quarantine chains come
+ * before the established-flow lookup, so they do; the entries of the NIC's
+ * flows are removed too, so that nothing of them is left to resume on
+ * release and the flows left are the remediation's own.  Every flow set is
+ * keyed first by the NIC's interface index (4 bytes, host order), so the
+ * entries are found by dumping the sets (NFT_MSG_GETSETELEM) and removed
+ * by key in the same batch as the quarantine set's new element when the
+ * raw path sends it, else in a batch right after.  The removal is a
+ * DESTROYSETELEM, which does not fail on an entry that timed out in the
+ * meantime (kernel 6.3 and later; older ones: DELSETELEM, retried once).
+ */
+#ifndef NFT_MSG_DESTROYSETELEM
+#define NFT_MSG_DESTROYSETELEM 30
+#endif
+
+static const char *const flow_set_names[] = {
+	"flow4_tcp", "flow4_udp", "flow6_tcp", "flow6_udp",
+	"ping4_out", "ping4_in", "ping6_out", "ping6_in",
+	"rel4", "rel6", "rej4", "rej6"
+};
+
+struct dumpctx {
+	struct enforcer *e;
+	const char *set;
+	const uint32_t *idx;
+	size_t nidx;
+	struct strv *names;   /* not NULL: collect ifname keys, quoted */
+};
+
+static int dump_key(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int t = mnl_attr_get_type(a);
+
+	if (t == NFTA_SET_ELEM_KEY)
+		tb[0] = a;
+	return MNL_CB_OK;
+}
+
+static int dump_elem(const struct nlattr *a, void *data)
+{
+	struct dumpctx *d = data;
+	const struct nlattr *key = NULL, *val;
+	const unsigned char *b;
+	uint32_t ifx;
+	size_t len;
+
+	if (mnl_attr_get_type(a) != NFTA_LIST_ELEM)
+		return MNL_CB_OK;
+	mnl_attr_parse_nested(a, dump_key, &key);
+	if (!key)
+		return MNL_CB_OK;
+	val = mnl_attr_get_payload(key);
+	if (mnl_attr_get_type(val) != NFTA_DATA_VALUE)
+		return MNL_CB_OK;
+	len = mnl_attr_get_payload_len(val);
+	b = mnl_attr_get_payload(val);
+	if (d->names) {
+		char q[24];
+
+		snprintf(q, sizeof q, "\"%.*s\"", (int)strnlen((const char *)b,
+		         len < 16 ? len : 16), (const char *)b);
+		strv_push(d->names, q);
+		return MNL_CB_OK;
+	}
+	if (len < 4 || len > sizeof d->e->cut->key)
+		return MNL_CB_OK;
+	memcpy(&ifx, b, 4);
+	for (size_t i = 0; i < d->nidx; i++) {
+		struct flowcut *c;
+
+		if (d->idx[i] != ifx)
+			continue;
+		d->e->cut = xrealloc(d->e->cut, (d->e->ncut + 1) * sizeof *c);
+		c = &d->e->cut[d->e->ncut++];
+		snprintf(c->set, sizeof c->set, "%s", d->set);
+		memcpy(c->key, b, len);
+		c->len = len;
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int dump_attr(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+		mnl_attr_parse_nested(a, dump_elem, data);
+	return MNL_CB_OK;
+}
+
+static int dump_msg(const struct nlmsghdr *nlh, void *data)
+{
+	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), dump_attr, data) < 0
+	       ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+/* The entries of set @set keyed by one of @idx into e->cut. */
+static int dump_set(struct enforcer *e, const char *set, const uint32_t *idx,
+                    size_t nidx, struct strv *names)
+{
+	char *buf = xmalloc(MNL_SOCKET_BUFFER_SIZE);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	struct dumpctx d = { e, set, idx, nidx, names };
+	uint32_t seq;
+	ssize_t n;
+	int rc = 0;
+
+	if (nl_open(e) != 0) {
+		free(buf);
+		return -1;
+	}
+	seq = e->seq++;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof *nfg);
+	nfg->nfgen_family = NFPROTO_NETDEV;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, COMPILE_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	if (mnl_socket_sendto(e->nl, nlh, nlh->nlmsg_len) < 0) {
+		free(buf);
+		return -1;
+	}
+	while ((n = mnl_socket_recvfrom(e->nl, buf, MNL_SOCKET_BUFFER_SIZE)) > 0) {
+		rc = mnl_cb_run(buf, (size_t)n, seq, e->portid, dump_msg, &d);
+		if (rc <= MNL_CB_STOP)
+			break;
+	}
+	free(buf);
+	/* a set that is not there (no table yet) has no flows */
+	return rc == MNL_CB_ERROR && errno != ENOENT ? -1 : 0;
+}
+
+/*
+ * Plan the removal of the flow entries of the NICs of @inv's quarantined
+ * workloads that were not quarantined in the state applied last, or, with
+ * none kept, in the kernel's quarantine set (all of them when even that
+ * cannot be read).  O(flow entries) for the dumps, and only
+ * when a NIC has just been quarantined.
+ */
+static void cut_plan(struct enforcer *e, const struct inventory *inv)
+{
+	const struct cset *last = e->have_last ?
+		compile_find_set(&e->last, "nic_quarantine") : NULL;
+	struct strv kernel = STRV_INIT;
+	const struct strv *was = last ? &last->elems : NULL;
+	uint32_t *idx = NULL;
+	size_t nidx = 0;
+
+	e->ncut = 0;
+	/* No ruleset kept (a process that just started): the kernel's own
+	 * set says who was quarantined already, so their remediation flows
+	 * stay. */
+	if (!was && dump_set(e, "nic_quarantine", NULL, 0, &kernel) == 0)
+		was = &kernel;
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct workload *w = &inv->w[i];
+
+		for (size_t k = 0; w->quarantined && k < w->nnics; k++) {
+			char q[40];
+			unsigned x;
+
+			snprintf(q, sizeof q, "\"%s\"", w->nics[k].ifname);
+			if (was && strv_contains(was, q))
+				continue;
+			if ((x = if_nametoindex(w->nics[k].ifname)) == 0)
+				continue;   /* no device: no flows */
+			idx = xrealloc(idx, (nidx + 1) * sizeof *idx);
+			idx[nidx++] = x;
+		}
+	}
+	for (size_t i = 0; nidx && i < sizeof flow_set_names /
+	                                sizeof flow_set_names[0]; i++)
+		dump_set(e, flow_set_names[i], idx, nidx, NULL);
+	free(idx);
+	strv_free(&kernel);
+}
+
+static void cut_done(struct enforcer *e)
+{
+	e->ncut = 0;
+}
+
+/* The planned removals into @rb. */
+static void rb_cuts(struct rawbatch *rb)
+{
+	struct enforcer *e = rb->e;
+
+	for (size_t i = 0; i < e->ncut; ) {
+		struct nlmsghdr *nlh = rb_msg(rb, NFT_MSG_DESTROYSETELEM, 0);
+		struct nlattr *list;
+		const char *set = e->cut[i].set;
+
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, COMPILE_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		for (; i < e->ncut && !strcmp(e->cut[i].set, set); i++) {
+			struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+			struct nlattr *key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+
+			mnl_attr_put(nlh, NFTA_DATA_VALUE, e->cut[i].len,
+			             e->cut[i].key);
+			mnl_attr_nest_end(nlh, key);
+			mnl_attr_nest_end(nlh, el);
+		}
+		mnl_attr_nest_end(nlh, list);
+		rb_next(rb);
+	}
+}
+
+/* The planned removals not sent with the elements: a batch of their own.
+ * The generation our last ruleset is known at moves with it. */
+static void cut_send(struct enforcer *e)
+{
+	struct rawbatch rb;
+	uint32_t g0 = 0, g1 = 0;
+	int track;
+
+	if (e->ncut == 0)
+		return;
+	track = e->gen_known && gen_get(e, &g0) == 0 && g0 == e->last_gen;
+	if (rb_start(e, &rb, 8192 + e->ncut * 128) == 0) {
+		rb_cuts(&rb);
+		rb_finish(&rb, 1);
+	}
+	if (track && gen_get(e, &g1) == 0 && g1 == g0 + 1)
+		e->last_gen = g1;
+	e->ncut = 0;
+}
+
+
 /*
  * The whole change from inventory part @a to @b (element changes already
  * in @s) as one raw batch: new counters, new or changed NIC chains with
@@ -1432,7 +1680,7 @@ static int raw_send_part(struct bh *bh, const struct ruleset *a,
 		size += 512;
 	elems_minus(&b->counters, &a->counters, &cadd);
 	elems_minus(&a->counters, &b->counters, &cdel);
-	size += (cadd.n + cdel.n) * 256;
+	size += (cadd.n + cdel.n) * 256 + enf(bh)->ncut * 128;
 	if (rb_start(enf(bh), &rb, size) != 0) {
 		strv_free(&cadd);
 		strv_free(&cdel);
@@ -1459,6 +1707,8 @@ static int raw_send_part(struct bh *bh, const struct ruleset *a,
 	}
 	if (ok)
 		ok = rb_elems(&rb, s) == 0;
+	if (ok)
+		rb_cuts(&rb);
 	for (size_t i = 0; ok && i < a->nchains; i++)
 		if (!compile_find_chain(b, a->chains[i].name))
 			rb_chain_flush(&rb, a->chains[i].name, 1);
@@ -1466,7 +1716,10 @@ static int raw_send_part(struct bh *bh, const struct ruleset *a,
 		rb_counter(&rb, cdel.v[i], 0);
 	strv_free(&cadd);
 	strv_free(&cdel);
-	return rb_finish(&rb, ok);
+	if (rb_finish(&rb, ok) != 0)
+		return -1;
+	cut_done(enf(bh));
+	return 0;
 }
 
 /*
@@ -2088,7 +2341,8 @@ static int workload_same(const struct workload *a, const struct workload *b)
 	if (strcmp(a->name, b->name) || strcmp(a->kind, b->kind) ||
 	    strcmp(a->os, b->os) || strcmp(a->host, b->host) ||
 	    !strv_equal(&a->tags, &b->tags) || a->nnics != b->nnics ||
-	    a->addressing != b->addressing)
+	    a->addressing != b->addressing ||
+	    a->quarantined != b->quarantined)
 		return 0;
 	for (size_t k = 0; k < a->nnics; k++)
 		if (strcmp(a->nics[k].ifname, b->nics[k].ifname) ||
@@ -2387,8 +2641,30 @@ static void gen_track(struct enforcer *e, int g0_ok, uint32_t g0, int sent)
 	e->last_gen = g1;
 }
 
+static int sync_paths(struct bh *bh, const struct config *cfg,
+                      const struct inventory *inv);
+
 int nft_sync(struct bh *bh, const struct config *cfg,
              const struct inventory *inv)
+{
+	struct enforcer *e = enf(bh);
+	int rc;
+
+	if (!e)
+		return bh_error(bh, "inventory: no enforcer attached");
+	/* A workload just quarantined: its flow entries go in the same
+	 * batch as its NICs' quarantine elements when the delta path sends
+	 * them, else right after (see cut_plan()). */
+	cut_plan(e, inv);
+	rc = sync_paths(bh, cfg, inv);
+	if (rc == 0)
+		cut_send(e);
+	e->ncut = 0;
+	return rc;
+}
+
+static int sync_paths(struct bh *bh, const struct config *cfg,
+                      const struct inventory *inv)
 {
 	struct enforcer *e = enf(bh);
 	struct ruleset want;

@@ -3,7 +3,8 @@
  * the rows of its own table): steps per trigger in a config, edited in
  * the acting user's candidate like services, printed for `show config`
  * and `show diff`; and the path an operational event takes to bh->event
- * (held until an all-or-nothing batch has succeeded).  See playbook.h.
+ * (held, with the batch's other events, until an all-or-nothing batch
+ * has succeeded).  See playbook.h.
  *
  * The SQL over playbook_step lives here rather than in store.c so that
  * the playbooks stay one module; it follows store.c's habits (named
@@ -17,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "playbook.h"
+#include "quarantine.h"
 #include "policy_internal.h"
 #include "policy.h"
 #include "store.h"
@@ -479,60 +481,18 @@ int playbook_config_same(struct bh *bh, int64_t a, int64_t b)
 
 /* ---- events ---------------------------------------------------------------------- */
 
-/* Events held while an all-or-nothing batch runs.  A process has one
- * engine per thread at most, and batches do not nest. */
-struct held_event {
-	struct bh *bh;
-	char *trigger, *workload, *detail;
-	struct held_event *next;
-};
-static struct held_event *held, **held_tail = &held;
-
 void playbook_emit(struct bh *bh, const char *trigger, const char *workload,
                    const char *detail)
 {
-	struct held_event *e;
-
 	if (!bh->event)
 		return;
 	if (!detail || !*detail)
 		detail = "{}";
-	if (!bh->batch) {
+	/* in a batch, the batch's end fires or drops it (quarantine.h) */
+	if (bh->batch)
+		policy_event_queue(bh, trigger, workload, detail);
+	else
 		bh->event(bh, trigger, workload, detail);
-		return;
-	}
-	e = xcalloc(1, sizeof *e);
-	e->bh = bh;
-	e->trigger = xstrdup(trigger);
-	e->workload = xstrdup(workload);
-	e->detail = xstrdup(detail);
-	*held_tail = e;
-	held_tail = &e->next;
-}
-
-void playbook_batch_end(struct bh *bh, int ok)
-{
-	struct held_event *e = held, *next, **keep = &held;
-
-	held = NULL;
-	held_tail = &held;
-	for (; e; e = next) {
-		next = e->next;
-		if (e->bh != bh) {
-			/* Another engine's (not ours to send): keep it. */
-			e->next = NULL;
-			*keep = e;
-			keep = &e->next;
-			held_tail = keep;
-			continue;
-		}
-		if (ok && bh->event)
-			bh->event(bh, e->trigger, e->workload, e->detail);
-		free(e->trigger);
-		free(e->workload);
-		free(e->detail);
-		free(e);
-	}
 }
 
 /* The value of "tag" in the event's detail object, into @buf ("" when

@@ -19,6 +19,7 @@
 #include "match.h"
 #include "policy.h"
 #include "policy_internal.h"
+#include "quarantine.h"
 #include "store.h"
 #include "util.h"
 
@@ -543,6 +544,8 @@ int policy_config_check(struct bh *bh, const struct config *cfg)
 	}
 	if (rc == 0)
 		rc = check_group_refs(bh, cfg);
+	if (rc == 0)
+		rc = policy_quarantine_allow_check(bh, cfg);
 	group_names(cfg, &gnames);
 	service_names(cfg, &snames);
 	for (size_t i = 0; i < cfg->nrules && rc == 0; i++) {
@@ -812,6 +815,31 @@ static int cmp_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Does the quarantine allowance of @cfg name group (@service 0) or
+ * service (1) @name? */
+static int quarantine_allow_uses(const struct config *cfg, const char *name,
+                                 int service)
+{
+	struct strv g = STRV_INIT, sv = STRV_INIT;
+	int used = 0;
+
+	policy_quarantine_allow_parse(cfg->settings.quarantine_allow, &g, &sv);
+	for (size_t i = 0; i < g.n && !used; i++) {
+		if (!service) {
+			used = strcmp(g.v[i], name) == 0;
+		} else {
+			struct strv names = STRV_INIT;
+
+			strv_split_commas(&names, sv.v[i]);
+			used = strv_contains(&names, name);
+			strv_free(&names);
+		}
+	}
+	strv_free(&g);
+	strv_free(&sv);
+	return used;
+}
+
 int policy_group_delete(struct bh *bh, const char *name)
 {
 	struct edit e;
@@ -820,7 +848,7 @@ int policy_group_delete(struct bh *bh, const char *name)
 	size_t nids;
 	int rc = 0;
 
-	if (edit_begin(bh, &e, STORE_GROUPS))
+	if (edit_begin(bh, &e, STORE_GROUPS | STORE_SETTINGS))
 		return -1;
 	if (!policy_config_group(&e.cfg, name)) {
 		struct strv names = STRV_INIT;
@@ -830,6 +858,10 @@ int policy_group_delete(struct bh *bh, const char *name)
 		strv_free(&names);
 		return edit_end(bh, &e, -1);
 	}
+	if (quarantine_allow_uses(&e.cfg, name, 0))
+		return edit_end(bh, &e, bh_error(bh, "group \"%s\" is used by "
+		                "the quarantine allowance: 'set quarantine allow "
+		                "%s service none' first", name, name));
 	if (store_rules_using(bh, e.view, name, 0, &ids, &nids))
 		return edit_end(bh, &e, -1);
 	for (size_t i = 0; i < e.cfg.ngroups; i++) {
@@ -1071,7 +1103,7 @@ int policy_service_delete(struct bh *bh, const char *name)
 	size_t nids = 0;
 	int rc = 0;
 
-	if (edit_begin(bh, &e, STORE_SERVICES))
+	if (edit_begin(bh, &e, STORE_SERVICES | STORE_SETTINGS))
 		return -1;
 	s = policy_config_service(&e.cfg, name);
 	if (!s) {
@@ -1085,6 +1117,10 @@ int policy_service_delete(struct bh *bh, const char *name)
 	if (s->builtin)
 		return edit_end(bh, &e, bh_error(bh, "service \"%s\" is built "
 		                "in and cannot be deleted", name));
+	if (quarantine_allow_uses(&e.cfg, name, 1))
+		return edit_end(bh, &e, bh_error(bh, "service \"%s\" is used "
+		                "by the quarantine allowance ('show config' "
+		                "lists it): change that first", name));
 	if (store_rules_using(bh, e.view, name, 1, &ids, &nids))
 		return edit_end(bh, &e, -1);
 	if (nids) {
@@ -1399,7 +1435,7 @@ int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what)
 /* ---- settings ---------------------------------------------------------- */
 static const char *const setting_keys[] = {
 	"default", "timeout-tcp", "timeout-udp", "timeout-icmp",
-	"commit-comment"
+	"commit-comment", "quarantine-allow"
 };
 
 /* @key and @value checked; the stored text into @canon. */
@@ -1422,7 +1458,12 @@ static int setting_build(struct bh *bh, const char *key, const char *value,
 		                "timeout-tcp, timeout-udp, timeout-icmp or "
 		                "commit-comment", key);
 	}
-	if (k == 0) {
+	if (strcmp(key, "quarantine-allow") == 0) {
+		/* built and checked by policy_quarantine_allow_set() */
+		if (strlen(value) >= len)
+			return bh_error(bh, "quarantine allow: too long");
+		snprintf(canon, len, "%s", value);
+	} else if (k == 0) {
 		int a = policy_action_parse(value);
 
 		if (a != ACTION_ALLOW && a != ACTION_DROP)
@@ -1448,7 +1489,7 @@ static int setting_build(struct bh *bh, const char *key, const char *value,
 int policy_setting_set(struct bh *bh, const char *key, const char *value)
 {
 	struct edit e;
-	char canon[64];
+	char canon[1024];
 	int rc;
 
 	if (edit_begin(bh, &e, 0))

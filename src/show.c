@@ -17,6 +17,7 @@
 
 #include "json.h"
 #include "policy.h"
+#include "quarantine.h"
 #include "compile.h"
 #include "nft.h"
 #include "show.h"
@@ -241,6 +242,7 @@ static void json_workload(struct json *j, const struct workload *w,
 	json_kstr(j, "host", w->host);
 	json_kstr(j, "netns", w->netns);
 	json_kstr(j, "source", w->source);
+	json_kbool(j, "quarantined", w->quarantined);
 	json_key(j, "tags");
 	json_strv(j, &w->tags);
 	json_key(j, "groups");
@@ -316,7 +318,14 @@ int show_workloads(struct bh *bh, const struct cmd_opts *o,
 		}
 		table_add(&t, w->name);
 		table_add(&t, w->kind);
-		table_add(&t, w->state);
+		if (w->quarantined) {
+			char st[64];
+
+			snprintf(st, sizeof st, "%s QUARANTINED", w->state);
+			table_add(&t, st);
+		} else {
+			table_add(&t, w->state);
+		}
 		table_add_list(&t, &nics, "-");
 		table_add_list(&t, &addrs, "-");
 		table_add_list(&t, &w->tags, "-");
@@ -359,6 +368,8 @@ int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
 	kv(out, "kind", w.kind);
 	kv(out, "uuid", w.uuid);
 	kv(out, "os", w.os);
+	if (w.quarantined)
+		kv(out, "quarantined", "yes ('show quarantine' says why)");
 	kv(out, "host", w.host);
 	kv(out, "netns", w.netns);
 	kv(out, "state", w.state);
@@ -1144,5 +1155,105 @@ int show_flows(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
 	}
 	free(f);
 	policy_inventory_free(&inv);
+	return 0;
+}
+
+/* ---- quarantine ------------------------------------------------------------ */
+
+static void json_time_or_null(struct json *j, const char *key, int64_t ms)
+{
+	char buf[64];
+
+	json_key(j, key);
+	if (ms) {
+		iso_time(ms, buf, sizeof buf);
+		json_str(j, buf);
+	} else {
+		json_null(j);
+	}
+}
+
+/* show quarantine [history]: WORKLOAD SINCE UNTIL BY SOURCE REASON, and
+ * with history RELEASED and how. */
+int show_quarantine(struct bh *bh, const struct cmd_opts *o, int history,
+                    struct strbuf *out)
+{
+	static const char *const head[] = { "WORKLOAD", "SINCE", "UNTIL", "BY",
+		"SOURCE", "RELEASED", "REASON" };
+	struct quarantine *q = NULL;
+	size_t n = 0;
+	struct table t;
+	struct json j;
+
+	if (policy_quarantine_list(bh, history, &q, &n) < 0)
+		return -1;
+	if (o->json) {
+		json_init(&j, out);
+		json_obj_begin(&j);
+		json_key(&j, "quarantine");
+		json_arr_begin(&j);
+		for (size_t i = 0; i < n; i++) {
+			json_obj_begin(&j);
+			json_kstr(&j, "workload", q[i].workload);
+			json_kstr(&j, "reason", q[i].reason);
+			json_kstr(&j, "source", q[i].source);
+			json_kstr(&j, "by", q[i].by);
+			json_kstr(&j, "client", q[i].client);
+			json_time_or_null(&j, "since", q[i].since_ms);
+			json_time_or_null(&j, "until", q[i].until_ms);
+			json_time_or_null(&j, "released", q[i].released_ms);
+			json_key(&j, "released_by");
+			json_str(&j, q[i].released_ms ? q[i].released_by : NULL);
+			json_key(&j, "released_how");
+			json_str(&j, q[i].released_ms ? q[i].released_how : NULL);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_end_doc(&j, out);
+		quarantine_list_free(q, n);
+		return 0;
+	}
+	if (n == 0) {
+		sb_add(out, history ? "no quarantine has been made\n"
+		                    : "no workload is in quarantine\n");
+		return 0;
+	}
+	table_init(&t, history ? head : (const char *const[]){ "WORKLOAD",
+	           "SINCE", "UNTIL", "BY", "SOURCE", "REASON" },
+	           history ? 7 : 6);
+	for (size_t i = 0; i < n; i++) {
+		char since[64], until[64], rel[160], by[160];
+
+		util_time_format(q[i].since_ms, since, sizeof since);
+		if (q[i].until_ms)
+			util_time_format(q[i].until_ms, until, sizeof until);
+		else
+			snprintf(until, sizeof until, "-");
+		if (q[i].client[0])
+			snprintf(by, sizeof by, "%s@%s", q[i].by, q[i].client);
+		else
+			snprintf(by, sizeof by, "%s", q[i].by);
+		table_add(&t, q[i].workload);
+		table_add(&t, since);
+		table_add(&t, until);
+		table_add(&t, by);
+		table_add(&t, q[i].source);
+		if (history) {
+			if (q[i].released_ms) {
+				char when[64];
+
+				util_time_format(q[i].released_ms, when,
+				                 sizeof when);
+				snprintf(rel, sizeof rel, "%s (%s, %s)", when,
+				         q[i].released_how, q[i].released_by);
+			} else {
+				snprintf(rel, sizeof rel, "in force");
+			}
+			table_add(&t, rel);
+		}
+		table_add(&t, q[i].reason[0] ? q[i].reason : "-");
+	}
+	table_print(&t, out, 0);
+	quarantine_list_free(q, n);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "bulkhead.h"
 #include "policy.h"
 #include "schema.h"
+#include "quarantine.h"
 #include "store.h"
 #include "address.h"
 #include "util.h"
@@ -679,7 +680,8 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 	}
 	if (finish(bh, st, rc))
 		goto fail;
-	if (store_addressing_fill(bh, &inv))    /* address.h */
+	if (store_addressing_fill(bh, &inv) ||    /* address.h */
+	    store_quarantine_mark(bh, &inv))
 		goto fail;
 
 	free(map);
@@ -1228,6 +1230,9 @@ static int load_settings(struct bh *bh, int64_t config, struct config *c)
 		} else if (strcmp(key, "commit-comment") == 0) {
 			c->settings.comment_required =
 				strcmp(val, "required") == 0;
+		} else if (strcmp(key, "quarantine-allow") == 0) {
+			snprintf(c->settings.quarantine_allow,
+			         sizeof c->settings.quarantine_allow, "%s", val);
 		}
 	}
 	return finish(bh, st, rc);

@@ -19,6 +19,7 @@
 
 #include "bulkhead.h"
 #include "cmd.h"
+#include "daemon.h"
 #include "match.h"
 #include "policy.h"
 #include "util.h"
@@ -29,7 +30,28 @@
 struct engine {
 	struct bh *bh;
 	Tcl_Command token;
+	Tcl_Obj *events;    /* {TRIGGER WORKLOAD DETAIL} items, from bh->event */
 };
+
+/* A batch's output, both streams, into the strbuf @ctx. */
+static void batch_emit(void *ctx, int stream, const char *text)
+{
+	(void)stream;
+	sb_add(ctx, text);
+}
+
+/* bh->event of test engines: keep the event for `NAME events`. */
+static void engine_event(struct bh *bh, const char *trigger,
+                         const char *workload, const char *detail)
+{
+	struct engine *e = bh->event_handle;
+	Tcl_Obj *item = Tcl_NewListObj(0, NULL);
+
+	Tcl_ListObjAppendElement(NULL, item, Tcl_NewStringObj(trigger, -1));
+	Tcl_ListObjAppendElement(NULL, item, Tcl_NewStringObj(workload, -1));
+	Tcl_ListObjAppendElement(NULL, item, Tcl_NewStringObj(detail, -1));
+	Tcl_ListObjAppendElement(NULL, e->events, item);
+}
 
 /* Set the interpreter result to @msg and return TCL_ERROR. */
 static int
@@ -89,6 +111,7 @@ engine_delete(ClientData cd)
 	struct engine *e = cd;
 
 	bh_close(e->bh);
+	Tcl_DecrRefCount(e->events);
 	ckfree(e);
 }
 
@@ -96,6 +119,8 @@ engine_delete(ClientData cd)
  * Usage: NAME eval CMDLINE ?-json?
  *        NAME complete LINE
  *        NAME help_next LINE
+ *        NAME events
+ *        NAME batch TEXT
  *        NAME close
  *
  * eval runs CMDLINE (one or more commands separated by ';') with
@@ -103,15 +128,21 @@ engine_delete(ClientData cd)
  * command raises a Tcl error whose message is the engine's error slot,
  * without the "error: " that front ends add.  complete returns the list of
  * words cmd_complete() offers after LINE; help_next returns the `?` help
- * text for LINE.
+ * text for LINE.  events returns, and forgets, the operational events
+ * bh->event has delivered since the last call: a list of {TRIGGER
+ * WORKLOAD DETAIL}.  batch runs TEXT as an all-or-nothing batch, as
+ * `bulkhead -c` does (batch_run_io), and returns {STATUS OUTPUT}: STATUS
+ * 0 or 1, OUTPUT what went to standard output and standard error.
  */
 static int
 engine_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 {
 	static const char *const subs[] = {
-		"eval", "complete", "help_next", "close", NULL
+		"eval", "complete", "help_next", "close", "events", "batch",
+		NULL
 	};
-	enum { SUB_EVAL, SUB_COMPLETE, SUB_HELP_NEXT, SUB_CLOSE };
+	enum { SUB_EVAL, SUB_COMPLETE, SUB_HELP_NEXT, SUB_CLOSE, SUB_EVENTS,
+	       SUB_BATCH };
 	struct engine *e = cd;
 	struct strbuf out = STRBUF_INIT;
 	int sub, rc = TCL_OK;
@@ -166,6 +197,32 @@ engine_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[])
 			rc = fail(interp, e->bh->err);
 		else
 			set_output(interp, &out);
+		break;
+	case SUB_BATCH: {
+		struct cmd_opts o = { 0 };
+		struct batch_io io = { batch_emit, NULL, &out };
+		const char *text;
+		Tcl_Obj *r;
+		int st;
+
+		if (objc != 3) {
+			Tcl_WrongNumArgs(interp, 2, objv, "TEXT");
+			return TCL_ERROR;
+		}
+		text = Tcl_GetString(objv[2]);
+		st = batch_run_io(e->bh, &o, text, strlen(text), NULL, &io);
+		r = Tcl_NewListObj(0, NULL);
+		Tcl_ListObjAppendElement(NULL, r, Tcl_NewIntObj(st));
+		Tcl_ListObjAppendElement(NULL, r,
+		                         Tcl_NewStringObj(sb_str(&out), -1));
+		Tcl_SetObjResult(interp, r);
+		break;
+	}
+	case SUB_EVENTS:
+		Tcl_SetObjResult(interp, e->events);
+		Tcl_DecrRefCount(e->events);
+		e->events = Tcl_NewListObj(0, NULL);
+		Tcl_IncrRefCount(e->events);
 		break;
 	case SUB_CLOSE:
 		if (objc != 2) {
@@ -230,6 +287,10 @@ bulkhead_engine_cmd(ClientData cd, Tcl_Interp *interp, int objc,
 
 	e = (struct engine *)ckalloc(sizeof *e);
 	e->bh = bh;
+	e->events = Tcl_NewListObj(0, NULL);
+	Tcl_IncrRefCount(e->events);
+	bh->event = engine_event;
+	bh->event_handle = e;
 	e->token = Tcl_CreateObjCommand(interp, Tcl_GetString(objv[1]),
 	                                engine_cmd, e, engine_delete);
 	Tcl_SetObjResult(interp, objv[1]);
