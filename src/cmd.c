@@ -356,6 +356,8 @@ static const struct command commands[] = {
 		  .help = "enforce only on these groups' NICs (default: all)" },
 		{ .kw = "log", .help = "log the packets it matches" },
 		{ .kw = "disabled", .help = "add it switched off" },
+		{ .kw = "monitor",
+		  .help = "log and count what it would drop, let it pass" },
 		{ .kw = "comment", .meta = "TEXT", .kind = K_WORD,
 		  .help = "a note, quoted when it has blanks" },
 		{ .kw = "position", .meta = "N", .kind = K_NUMBER,
@@ -409,6 +411,11 @@ static const struct command commands[] = {
 		{ .kw = "address", .meta = "CIDR[,CIDR...]|none", .kind = K_WORD,
 		  .flags = F_LIST | F_NONE,
 		  .help = "the static addresses from now on, or none" },
+		{ .kw = "monitor", .excl = "enforce",
+		  .help = "every rule applied to it only logs what it would "
+		          "drop" },
+		{ .kw = "enforce", .excl = "monitor",
+		  .help = "its rules enforce again (each as its own flag says)" },
 	  } },
 	{ .head = "set service", G_POLICY, 1, run_set_service,
 	  "replace a service's protocols and ports",
@@ -457,6 +464,10 @@ static const struct command commands[] = {
 		{ .kw = "enabled", .excl = "disabled", .help = "switch it on" },
 		{ .kw = "disabled", .excl = "enabled",
 		  .help = "switch it off: it stays in place, matching nothing" },
+		{ .kw = "monitor", .excl = "enforce",
+		  .help = "log and count what it would drop, let it pass" },
+		{ .kw = "enforce", .excl = "monitor",
+		  .help = "drop or reject again" },
 		{ .kw = "comment", .meta = "TEXT|none", .kind = K_WORD,
 		  .flags = F_NONE, .help = "a new note, or none to drop it" },
 		{ .kw = "position", .meta = "N", .kind = K_NUMBER,
@@ -469,12 +480,18 @@ static const struct command commands[] = {
 	  } },
 	{ .head = "set default", G_POLICY, 1, run_set_default,
 	  "set the action when no rule matches",
-	  "Sets what happens to traffic that no rule matches, in the candidate.",
-	  "set default drop",
+	  "Sets what happens to traffic that no rule matches, in the candidate.  "
+	  "'drop monitor' logs and counts what the default would drop and lets "
+	  "it pass: the safe first step of a default-deny roll-out.",
+	  "set default drop monitor",
 	  .args = {
 		{ .meta = "allow|drop", .kind = K_CHOICE, .choices = "allow|drop",
 		  .noun = "action",
 		  .help = "the action when no rule matches" },
+	  },
+	  .opts = {
+		{ .kw = "monitor",
+		  .help = "drop: only log and count, let it pass" },
 	  } },
 	{ .head = "set timeout", G_POLICY, 1, run_set_timeout,
 	  "set how long an idle flow stays allowed",
@@ -1723,15 +1740,22 @@ static int run_set_group(struct ctx *c)
 		if (!addr->none)
 			rc = cidr_list(c, &addr->list, &g.addresses);
 	}
-	if (rc == 0 && !what)
+	if (rc == 0 && !what && !F(c, "monitor") && !F(c, "enforce"))
 		rc = nothing_to_change(c);
-	if (rc == 0)
+	if (rc == 0 && what)
 		rc = policy_group_set(c->bh, &g, what);
+	if (rc == 0 && (F(c, "monitor") || F(c, "enforce")))
+		rc = policy_group_monitor_set(c->bh, name, F(c, "monitor"));
 	strv_free(&g.members);
 	strv_free(&g.addresses);
 	if (rc < 0)
 		return -1;
-	msg(c, "group \"%s\" changed (candidate)", name);
+	if (F(c, "monitor"))
+		msg(c, "group \"%s\": its rules monitor (candidate)", name);
+	else if (F(c, "enforce") && !what)
+		msg(c, "group \"%s\": its rules enforce (candidate)", name);
+	else
+		msg(c, "group \"%s\" changed (candidate)", name);
 	return 0;
 }
 
@@ -1844,6 +1868,7 @@ static int run_add_rule(struct ctx *c)
 	r.applied = *L(c, "applied-to");
 	r.log = F(c, "log");
 	r.enabled = !F(c, "disabled");
+	r.monitor = F(c, "monitor");
 	r.comment = (char *)S(c, "comment");
 	r.position = (int)N(c, "position");
 	r.id = N(c, "id");
@@ -1900,10 +1925,12 @@ static int run_delete_service(struct ctx *c)
 static int run_set_default(struct ctx *c)
 {
 	const char *a = S(c, "allow|drop");
+	int mon = F(c, "monitor");
 
-	if (policy_default_set(c->bh, policy_action_parse(a)) < 0)
+	if (policy_default_set_mode(c->bh, policy_action_parse(a), mon) < 0)
 		return -1;
-	msg(c, "default action set to %s (candidate)", a);
+	msg(c, "default action set to %s%s (candidate)", a,
+	    mon ? " (monitor: logged and counted, not dropped)" : "");
 	return 0;
 }
 
@@ -1948,6 +1975,10 @@ static int run_set_rule(struct ctx *c)
 	if (com->set) {
 		what |= RULE_SET_COMMENT;
 		r.comment = com->none ? NULL : (char *)com->text;
+	}
+	if (F(c, "monitor") || F(c, "enforce")) {
+		what |= RULE_SET_MONITOR;
+		r.monitor = F(c, "monitor");
 	}
 	if (F(c, "position")) {
 		what |= RULE_SET_POSITION;
