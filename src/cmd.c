@@ -32,6 +32,7 @@
 #include "match.h"
 #include "policy.h"
 #include "show.h"
+#include "explain.h"
 
 /* ---- the grammar table: types ------------------------------------------ */
 
@@ -169,6 +170,7 @@ static int run_show_flows(struct ctx *c);
 static int run_show_counters(struct ctx *c);
 static int run_show_ruleset(struct ctx *c);
 static int run_show_status(struct ctx *c);
+static int run_explain(struct ctx *c);
 static int run_commit(struct ctx *c);
 static int run_confirm(struct ctx *c);
 static int run_discard(struct ctx *c);
@@ -649,6 +651,32 @@ static const struct command commands[] = {
 	  .opts = {
 		{ .kw = "prefix", .meta = "NAME", .kind = K_WORD,
 		  .help = "the lab's prefix (default " LAB_PREFIX_DEFAULT ")" },
+	  } },
+
+	{ .head = "explain", G_SHOW, 0, run_explain,
+	  "which rule decides traffic from A to B",
+	  "Evaluates the running config (or your candidate) over the inventory "
+	  "as the kernel does, for a new flow from A to B: the source NIC's "
+	  "check (spoof guard, then the sections in order, then the default) "
+	  "and the destination NIC's, each with the rule that decides it; the "
+	  "flow passes when both allow it.  A and B are workloads or addresses.  "
+	  "Without 'proto' the flow is a ping (ICMP echo-request).",
+	  "explain from web1 to db1 proto tcp port 5432",
+	  .args = {
+		{ .kw = "from", .help = "the sending end follows" },
+		{ .meta = "A", .kind = K_NAME, .names = NAME_WORKLOAD,
+		  .noun = "source", .help = "a workload or an address" },
+		{ .kw = "to", .help = "the receiving end follows" },
+		{ .meta = "B", .kind = K_NAME, .names = NAME_WORKLOAD,
+		  .noun = "destination", .help = "a workload or an address" },
+	  },
+	  .opts = {
+		{ .kw = "proto", .meta = "PROTO", .kind = K_CHOICE,
+		  .choices = PROTOS, .noun = "protocol",
+		  .help = "tcp, udp (with port), icmp or icmpv6 (echo)" },
+		{ .kw = "port", .meta = "N", .kind = K_NUMBER, .noun = "port",
+		  .help = "the destination port (tcp, udp)" },
+		{ .kw = "candidate", .help = "your candidate instead" },
 	  } },
 
 	/* -- other -- */
@@ -2173,6 +2201,40 @@ static int run_show_counters(struct ctx *c)
 static int run_show_status(struct ctx *c)
 {
 	return show_status(c->bh, c->o, c->out);
+}
+
+static int run_explain(struct ctx *c)
+{
+	struct explain_query q;
+	struct explain_result r;
+	struct config cfg;
+	struct inventory inv;
+	int64_t port = N(c, "port");
+	int rc;
+
+	memset(&q, 0, sizeof q);
+	q.from = S(c, "A");
+	q.to = S(c, "B");
+	q.proto = S(c, "proto");
+	q.port = port > 65535 ? 65536 : (int)port;
+	if (policy_config_load(c->bh, F(c, "candidate") ? CONFIG_CANDIDATE :
+	                       CONFIG_RUNNING, &cfg) < 0)
+		return -1;
+	if (policy_inventory_load(c->bh, &inv) < 0) {
+		policy_config_free(&cfg);
+		return -1;
+	}
+	rc = explain_run(&cfg, &inv, &q, &r, c->bh->err, sizeof c->bh->err);
+	if (rc == 0) {
+		if (c->o->json)
+			explain_json(&r, c->out);
+		else
+			explain_text(&r, c->out);
+	}
+	explain_free(&r);
+	policy_inventory_free(&inv);
+	policy_config_free(&cfg);
+	return rc;
 }
 
 static int run_show_config(struct ctx *c)
