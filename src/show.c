@@ -888,10 +888,19 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 			policy_config_rule(&cfg, c[i].rule_id) : NULL;
 		const char *sec = r ? policy_section_name(r->section) : NULL;
 		const char *act = r ? policy_action_name(r->action) : NULL;
+		/* a monitored rule counts what it would drop and lets pass */
+		int mon = r ? policy_rule_monitored(&cfg, r) :
+		          !strcmp(c[i].name, "default") &&
+		          cfg.settings.default_action == ACTION_DROP &&
+		          cfg.settings.default_monitor;
 
+		if (!o->json && mon)
+			act = r && r->action == ACTION_REJECT ? "reject,monitor"
+			                                      : "drop,monitor";
 		if (o->json) {
 			json_obj_begin(&j);
 			json_kstr(&j, "name", c[i].name);
+			json_kbool(&j, "monitor", mon);
 			json_key(&j, "rule");
 			if (c[i].rule_id)
 				json_int(&j, c[i].rule_id);
