@@ -476,7 +476,7 @@ void explain_text(const struct explain_result *r, struct strbuf *out)
 	for (size_t i = 0; i < r->nchecks; i++) {
 		const struct explain_check *c = &r->checks[i];
 
-		sb_addf(out, "  %-11s %s %-7s  %-5s  %s\n", c->side, c->nic,
+		sb_addf(out, "  %-11s %s %-7s  %-6s  %s\n", c->side, c->nic,
 		        c->hook, verdict_name(c->action), c->reason);
 	}
 	if (r->decided < 0) {
