@@ -185,6 +185,8 @@ struct group {
 	struct strv eff_workloads;  /* member workloads, sorted */
 	struct strv eff_addrs;      /* static CIDRs + member NIC addresses,
 	                               canonical, sorted, deduplicated */
+	int monitor;                /* every rule applied to it monitors
+	                               (`set group G monitor`) */
 };
 
 struct rule {
@@ -199,6 +201,8 @@ struct rule {
 	int log;
 	int enabled;
 	char *comment;        /* NULL when none */
+	int monitor;          /* monitor mode: would drop/reject, passes
+	                         (see policy_rule_monitored) */
 };
 
 /* Settings with their defaults; the store keeps them per config. */
@@ -213,6 +217,8 @@ struct settings {
 	 * "GROUP svc,svc;GROUP svc", groups sorted; "" = nothing.  Key
 	 * "quarantine-allow" of the store's settings. */
 	char quarantine_allow[1024];
+	int default_monitor;       /* `set default drop monitor`: the default
+	                              drop is logged and counted, then passes */
 };
 
 /* A whole policy: what the compiler takes and what revisions hold. */
@@ -306,7 +312,8 @@ enum {
 	RULE_SET_ENABLED = 64,
 	RULE_SET_COMMENT = 128,
 	RULE_SET_POSITION = 256,
-	RULE_SET_SECTION = 512
+	RULE_SET_SECTION = 512,
+	RULE_SET_MONITOR = 1024    /* r->monitor: monitor (1) or enforce (0) */
 };
 int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what);
 
@@ -315,6 +322,25 @@ int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what);
 int policy_rule_get(struct bh *bh, int64_t id, struct rule *out);
 void policy_rule_free(struct rule *r);
 int policy_default_set(struct bh *bh, int action);
+
+/*
+ * Monitor mode (issue 5).  A monitored rule whose action is drop or reject
+ * does not stop what it matches: the packet is counted on the rule's
+ * counter, logged (nflog, prefix "bh:ID:monitor"), then allowed and
+ * remembered as a flow, as an allow rule would.  Later rules are not
+ * consulted: the rule still decides, it only stops short of dropping.
+ * Allow rules are unaffected.
+ *   policy_group_monitor_set: every rule applied to group @name monitors
+ *     (@monitor 1) or enforces as its own flag says (0).
+ *   policy_default_set_mode: the default action with its monitor flag in
+ *     one edit; a monitored default must be drop.
+ *   policy_rule_monitored: 1 when @r, in @cfg, only monitors: its own
+ *     flag, or one of its applied-to groups monitors, and it does not
+ *     allow.  Pure.
+ */
+int policy_group_monitor_set(struct bh *bh, const char *name, int monitor);
+int policy_default_set_mode(struct bh *bh, int action, int monitor);
+int policy_rule_monitored(const struct config *cfg, const struct rule *r);
 /* "timeout-tcp" etc.  Value checked per key. */
 int policy_setting_set(struct bh *bh, const char *key, const char *value);
 

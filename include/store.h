@@ -123,6 +123,9 @@ int store_rules_using(struct bh *bh, int64_t config, const char *name,
                       int service, int64_t **ids, size_t *n);
 
 int store_group_insert(struct bh *bh, int64_t config, const struct group *g);
+/* Group @name of @config gets monitor flag @monitor (0 rows: no error). */
+int store_group_monitor_set(struct bh *bh, int64_t config, const char *name,
+                            int monitor);
 int store_group_delete(struct bh *bh, int64_t config, const char *name);
 int store_service_insert(struct bh *bh, int64_t config,
                          const struct service *s);

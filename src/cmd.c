@@ -38,6 +38,7 @@
 #include "safeops.h"
 #include "quarantine.h"
 #include "show.h"
+#include "explain.h"
 
 /* ---- the grammar table: types ------------------------------------------ */
 
@@ -184,6 +185,7 @@ static int run_show_flows(struct ctx *c);
 static int run_show_counters(struct ctx *c);
 static int run_show_ruleset(struct ctx *c);
 static int run_show_status(struct ctx *c);
+static int run_explain(struct ctx *c);
 static int run_commit(struct ctx *c);
 static int run_confirm(struct ctx *c);
 static int run_discard(struct ctx *c);
@@ -446,6 +448,8 @@ static const struct command commands[] = {
 		  .help = "enforce only on these groups' NICs (default: all)" },
 		{ .kw = "log", .help = "log the packets it matches" },
 		{ .kw = "disabled", .help = "add it switched off" },
+		{ .kw = "monitor",
+		  .help = "log and count what it would drop, let it pass" },
 		{ .kw = "comment", .meta = "TEXT", .kind = K_WORD,
 		  .help = "a note, quoted when it has blanks" },
 		{ .kw = "position", .meta = "N", .kind = K_NUMBER,
@@ -499,6 +503,11 @@ static const struct command commands[] = {
 		{ .kw = "address", .meta = "CIDR[,CIDR...]|none", .kind = K_WORD,
 		  .flags = F_LIST | F_NONE,
 		  .help = "the static addresses from now on, or none" },
+		{ .kw = "monitor", .excl = "enforce",
+		  .help = "every rule applied to it only logs what it would "
+		          "drop" },
+		{ .kw = "enforce", .excl = "monitor",
+		  .help = "its rules enforce again (each as its own flag says)" },
 	  } },
 	{ .head = "set service", G_POLICY, 1, run_set_service,
 	  "replace a service's protocols and ports",
@@ -547,6 +556,10 @@ static const struct command commands[] = {
 		{ .kw = "enabled", .excl = "disabled", .help = "switch it on" },
 		{ .kw = "disabled", .excl = "enabled",
 		  .help = "switch it off: it stays in place, matching nothing" },
+		{ .kw = "monitor", .excl = "enforce",
+		  .help = "log and count what it would drop, let it pass" },
+		{ .kw = "enforce", .excl = "monitor",
+		  .help = "drop or reject again" },
 		{ .kw = "comment", .meta = "TEXT|none", .kind = K_WORD,
 		  .flags = F_NONE, .help = "a new note, or none to drop it" },
 		{ .kw = "position", .meta = "N", .kind = K_NUMBER,
@@ -559,12 +572,18 @@ static const struct command commands[] = {
 	  } },
 	{ .head = "set default", G_POLICY, 1, run_set_default,
 	  "set the action when no rule matches",
-	  "Sets what happens to traffic that no rule matches, in the candidate.",
-	  "set default drop",
+	  "Sets what happens to traffic that no rule matches, in the candidate.  "
+	  "'drop monitor' logs and counts what the default would drop and lets "
+	  "it pass: the safe first step of a default-deny roll-out.",
+	  "set default drop monitor",
 	  .args = {
 		{ .meta = "allow|drop", .kind = K_CHOICE, .choices = "allow|drop",
 		  .noun = "action",
 		  .help = "the action when no rule matches" },
+	  },
+	  .opts = {
+		{ .kw = "monitor",
+		  .help = "drop: only log and count, let it pass" },
 	  } },
 	{ .head = "set timeout", G_POLICY, 1, run_set_timeout,
 	  "set how long an idle flow stays allowed",
@@ -847,6 +866,31 @@ static const struct command commands[] = {
 	  "Lets a paused VM run again.",
 	  "resume web1",
 	  .args = { P_WORKLOAD("the VM") } },
+	{ .head = "explain", G_SHOW, 0, run_explain,
+	  "which rule decides traffic from A to B",
+	  "Evaluates the running config (or your candidate) over the inventory "
+	  "as the kernel does, for a new flow from A to B: the source NIC's "
+	  "check (spoof guard, then the sections in order, then the default) "
+	  "and the destination NIC's, each with the rule that decides it; the "
+	  "flow passes when both allow it.  A and B are workloads or addresses.  "
+	  "Without 'proto' the flow is a ping (ICMP echo-request).",
+	  "explain from web1 to db1 proto tcp port 5432",
+	  .args = {
+		{ .kw = "from", .help = "the sending end follows" },
+		{ .meta = "A", .kind = K_NAME, .names = NAME_WORKLOAD,
+		  .noun = "source", .help = "a workload or an address" },
+		{ .kw = "to", .help = "the receiving end follows" },
+		{ .meta = "B", .kind = K_NAME, .names = NAME_WORKLOAD,
+		  .noun = "destination", .help = "a workload or an address" },
+	  },
+	  .opts = {
+		{ .kw = "proto", .meta = "PROTO", .kind = K_CHOICE,
+		  .choices = PROTOS, .noun = "protocol",
+		  .help = "tcp, udp (with port), icmp or icmpv6 (echo)" },
+		{ .kw = "port", .meta = "N", .kind = K_NUMBER, .noun = "port",
+		  .help = "the destination port (tcp, udp)" },
+		{ .kw = "candidate", .help = "your candidate instead" },
+	  } },
 
 	/* -- other -- */
 	{ .head = "lab up", G_OTHER, 1, run_lab_up,
@@ -2113,15 +2157,22 @@ static int run_set_group(struct ctx *c)
 		if (!addr->none)
 			rc = cidr_list(c, &addr->list, &g.addresses);
 	}
-	if (rc == 0 && !what)
+	if (rc == 0 && !what && !F(c, "monitor") && !F(c, "enforce"))
 		rc = nothing_to_change(c);
-	if (rc == 0)
+	if (rc == 0 && what)
 		rc = policy_group_set(c->bh, &g, what);
+	if (rc == 0 && (F(c, "monitor") || F(c, "enforce")))
+		rc = policy_group_monitor_set(c->bh, name, F(c, "monitor"));
 	strv_free(&g.members);
 	strv_free(&g.addresses);
 	if (rc < 0)
 		return -1;
-	msg(c, "group \"%s\" changed (candidate)", name);
+	if (F(c, "monitor"))
+		msg(c, "group \"%s\": its rules monitor (candidate)", name);
+	else if (F(c, "enforce") && !what)
+		msg(c, "group \"%s\": its rules enforce (candidate)", name);
+	else
+		msg(c, "group \"%s\" changed (candidate)", name);
 	return 0;
 }
 
@@ -2239,6 +2290,7 @@ static int run_add_rule(struct ctx *c)
 	r.applied = *L(c, "applied-to");
 	r.log = F(c, "log");
 	r.enabled = !F(c, "disabled");
+	r.monitor = F(c, "monitor");
 	r.comment = (char *)S(c, "comment");
 	r.position = (int)N(c, "position");
 	r.id = N(c, "id");
@@ -2324,10 +2376,12 @@ static int run_delete_service(struct ctx *c)
 static int run_set_default(struct ctx *c)
 {
 	const char *a = S(c, "allow|drop");
+	int mon = F(c, "monitor");
 
-	if (policy_default_set(c->bh, policy_action_parse(a)) < 0)
+	if (policy_default_set_mode(c->bh, policy_action_parse(a), mon) < 0)
 		return -1;
-	msg(c, "default action set to %s (candidate)", a);
+	msg(c, "default action set to %s%s (candidate)", a,
+	    mon ? " (monitor: logged and counted, not dropped)" : "");
 	return 0;
 }
 
@@ -2372,6 +2426,10 @@ static int run_set_rule(struct ctx *c)
 	if (com->set) {
 		what |= RULE_SET_COMMENT;
 		r.comment = com->none ? NULL : (char *)com->text;
+	}
+	if (F(c, "monitor") || F(c, "enforce")) {
+		what |= RULE_SET_MONITOR;
+		r.monitor = F(c, "monitor");
 	}
 	if (F(c, "position")) {
 		what |= RULE_SET_POSITION;
@@ -2646,6 +2704,40 @@ static int run_show_counters(struct ctx *c)
 static int run_show_status(struct ctx *c)
 {
 	return show_status(c->bh, c->o, c->out);
+}
+
+static int run_explain(struct ctx *c)
+{
+	struct explain_query q;
+	struct explain_result r;
+	struct config cfg;
+	struct inventory inv;
+	int64_t port = N(c, "port");
+	int rc;
+
+	memset(&q, 0, sizeof q);
+	q.from = S(c, "A");
+	q.to = S(c, "B");
+	q.proto = S(c, "proto");
+	q.port = port > 65535 ? 65536 : (int)port;
+	if (policy_config_load(c->bh, F(c, "candidate") ? CONFIG_CANDIDATE :
+	                       CONFIG_RUNNING, &cfg) < 0)
+		return -1;
+	if (policy_inventory_load(c->bh, &inv) < 0) {
+		policy_config_free(&cfg);
+		return -1;
+	}
+	rc = explain_run(&cfg, &inv, &q, &r, c->bh->err, sizeof c->bh->err);
+	if (rc == 0) {
+		if (c->o->json)
+			explain_json(&r, c->out);
+		else
+			explain_text(&r, c->out);
+	}
+	explain_free(&r);
+	policy_inventory_free(&inv);
+	policy_config_free(&cfg);
+	return rc;
 }
 
 static int run_show_config(struct ctx *c)

@@ -521,6 +521,7 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 	};
 	const char *verdict;
 	char logbuf[96] = "";
+	int mon = policy_rule_monitored(c->cfg, r);
 	size_t nat = r->applied.n ? r->applied.n : 1;
 	size_t nsrc = r->src.n ? r->src.n : 1;
 	size_t ndst = r->dst.n ? r->dst.n : 1;
@@ -571,10 +572,15 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 		          dir == 1 ? "egress_drop" : "both_drop";
 		break;
 	}
-	if (r->log)
+	/* Monitor mode: what the rule would drop is counted on its own
+	 * counter and always logged, then allowed like an allow rule, so it
+	 * becomes a flow and its replies pass (policy_rule_monitored). */
+	if (mon)
+		verdict = allow_chain[dir][f];
+	if (r->log || mon)
 		snprintf(logbuf, sizeof logbuf, " log prefix \"bh:%" PRId64
-		         ":%s \" group %d", r->id, policy_action_name(r->action),
-		         c->o.log_group);
+		         ":%s \" group %d", r->id, mon ? "monitor" :
+		         policy_action_name(r->action), c->o.log_group);
 	for (size_t a = 0; a < nat; a++)
 	for (int ad = 0; ad < (dir == 2 && r->applied.n ? 2 : 1); ad++)
 	for (size_t s = 0; s < nsrc; s++)
@@ -1043,10 +1049,19 @@ static void family_chain(struct cc *c, int dir, int f)
 	}
 	if (c->cfg->settings.default_action == ACTION_ALLOW)
 		snprintf(sec, sizeof sec, "%s_allow%c", D, fc);
+	else if (c->cfg->settings.default_monitor)
+		snprintf(sec, sizeof sec, "%s_allow%c", D, fc);
 	else
 		snprintf(sec, sizeof sec, "%s_drop", D);
 	defv = sec;
-	add_line(ch, 0, "counter name \"default\" goto %s", defv);
+	if (c->cfg->settings.default_action == ACTION_DROP &&
+	    c->cfg->settings.default_monitor)
+		/* a monitored default drop: counted, logged, allowed */
+		add_line(ch, 0, "counter name \"default\" log prefix "
+		         "\"bh:default:monitor \" group %d goto %s",
+		         c->o.log_group, defv);
+	else
+		add_line(ch, 0, "counter name \"default\" goto %s", defv);
 }
 
 /* ---- sets from the inventory and the policy ------------------------------ */
@@ -1658,6 +1673,8 @@ uint64_t compile_policy_hash(const struct config *cfg,
 	fnv(&h, &cfg->settings.timeout_udp, sizeof cfg->settings.timeout_udp);
 	fnv(&h, &cfg->settings.timeout_icmp, sizeof cfg->settings.timeout_icmp);
 	fnv_str(&h, cfg->settings.quarantine_allow);
+	if (cfg->settings.default_monitor)
+		fnv(&h, "m", 1);
 	for (size_t i = 0; i < cfg->nsvcs; i++) {
 		fnv_str(&h, cfg->svcs[i].name);
 		for (size_t k = 0; k < cfg->svcs[i].ne; k++) {
@@ -1679,6 +1696,8 @@ uint64_t compile_policy_hash(const struct config *cfg,
 		fnv(&h, &r->action, sizeof r->action);
 		fnv(&h, &r->log, sizeof r->log);
 		fnv(&h, &r->enabled, sizeof r->enabled);
+		if (policy_rule_monitored(cfg, r))
+			fnv(&h, "m", 1);
 		fnv_strv(&h, &r->src);
 		fnv_strv(&h, &r->dst);
 		fnv_strv(&h, &r->services);

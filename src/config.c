@@ -98,6 +98,13 @@ static void group_line(const struct group *g, const struct inventory *inv,
 	add_list(&sb, "member", &members);
 	add_list(&sb, "address", &g->addresses);
 	strv_push(lines, sb_str(&sb));
+	if (g->monitor) {
+		sb_reset(&sb);
+		sb_add(&sb, "set group ");
+		sb_add_word(&sb, g->name);
+		sb_add(&sb, " monitor");
+		strv_push(lines, sb_str(&sb));
+	}
 	strv_free(&members);
 	sb_free(&sb);
 }
@@ -142,6 +149,8 @@ static void rule_line(const struct rule *r, struct strv *lines)
 		sb_add(&sb, " log");
 	if (!r->enabled)
 		sb_add(&sb, " disabled");
+	if (r->monitor)
+		sb_add(&sb, " monitor");
 	if (r->comment) {
 		sb_add(&sb, " comment ");
 		sb_add_word(&sb, r->comment);
@@ -200,11 +209,14 @@ static void config_lines(const struct config *cfg,
 	free(state);
 	for (size_t i = 0; i < cfg->nrules; i++)
 		rule_line(&cfg->rules[i], lines);
-	if (s->default_action != d->default_action) {
+	if (s->default_action != d->default_action ||
+	    s->default_monitor != d->default_monitor) {
 		char line[64];
 
-		snprintf(line, sizeof line, "set default %s",
-		         policy_action_name(s->default_action));
+		snprintf(line, sizeof line, "set default %s%s",
+		         policy_action_name(s->default_action),
+		         s->default_monitor &&
+		         s->default_action == ACTION_DROP ? " monitor" : "");
 		strv_push(lines, line);
 	}
 	timeout_line("tcp", s->timeout_tcp, d->timeout_tcp, lines);

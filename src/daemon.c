@@ -258,6 +258,7 @@ static int role_needed(struct daemon *d, const struct token *t, size_t n,
 	else
 		snprintf(head, len, "%s", verb);
 	if (strcmp(verb, "show") == 0 || strcmp(verb, "help") == 0 ||
+	    strcmp(verb, "explain") == 0 ||
 	    !strv_contains(&d->verbs, verb))
 		return ROLE_VIEWER;
 	if ((strcmp(verb, "add") == 0 || strcmp(verb, "delete") == 0) &&

@@ -782,6 +782,7 @@ int policy_group_set(struct bh *bh, const struct group *g, unsigned what)
 		                "change: give match, member or address",
 		                g->name));
 	ng.match = xstrdup(old->match);
+	ng.monitor = old->monitor;
 	strv_copy(&ng.members, &old->members);
 	strv_copy(&ng.addresses, &old->addresses);
 	if (group_build(bh, &e.cfg, g, what, &ng)) {
@@ -1210,6 +1211,7 @@ static int rule_build(struct bh *bh, const struct edit *e,
 	nr->action = r->action;
 	nr->log = r->log ? 1 : 0;
 	nr->enabled = r->enabled ? 1 : 0;
+	nr->monitor = r->monitor ? 1 : 0;
 	if (ref_list(bh, cfg, "from", 0, &r->src, &nr->src) ||
 	    ref_list(bh, cfg, "to", 0, &r->dst, &nr->dst) ||
 	    ref_list(bh, cfg, "service", 1, &r->services, &nr->services) ||
@@ -1358,6 +1360,7 @@ static int rule_set_build(struct bh *bh, const struct edit *e,
 		                "drop or reject", (long long)old->id, nr->action);
 	nr->log = (what & RULE_SET_LOG) ? !!r->log : old->log;
 	nr->enabled = (what & RULE_SET_ENABLED) ? !!r->enabled : old->enabled;
+	nr->monitor = (what & RULE_SET_MONITOR) ? !!r->monitor : old->monitor;
 	if (list_set(bh, cfg, what, RULE_SET_SRC, "from", 0, &r->src,
 	             &old->src, &nr->src) ||
 	    list_set(bh, cfg, what, RULE_SET_DST, "to", 0, &r->dst,
@@ -1418,7 +1421,7 @@ int policy_rule_set(struct bh *bh, const struct rule *r, unsigned what)
 	if (rc <= 0)
 		return edit_end(bh, &e, rc < 0 ? -1 : no_rule(bh, r->id));
 	rc = 0;
-	if (!(what & ((unsigned)RULE_SET_SECTION * 2 - 1)))
+	if (!(what & ((unsigned)RULE_SET_MONITOR * 2 - 1)))
 		rc = bh_error(bh, "rule %lld: nothing to change",
 		              (long long)r->id);
 	if (rc == 0)
@@ -1502,12 +1505,64 @@ int policy_setting_set(struct bh *bh, const char *key, const char *value)
 	return edit_end(bh, &e, rc);
 }
 
+/* Enforcing: a plain `set default drop` ends a monitored roll-out. */
 int policy_default_set(struct bh *bh, int action)
 {
+	return policy_default_set_mode(bh, action, 0);
+}
+
+/* ---- monitor mode ------------------------------------------------------- */
+int policy_group_monitor_set(struct bh *bh, const char *name, int monitor)
+{
+	struct edit e;
+	int rc = 0;
+
+	if (edit_begin(bh, &e, STORE_GROUPS))
+		return -1;
+	if (!policy_config_group(&e.cfg, name))
+		return edit_end(bh, &e, no_group(bh, &e.cfg, name));
+	rc = edit_target(bh, &e);
+	if (rc == 0)
+		rc = store_group_monitor_set(bh, e.config, name, monitor);
+	return edit_end(bh, &e, rc);
+}
+
+int policy_default_set_mode(struct bh *bh, int action, int monitor)
+{
+	struct edit e;
+	int rc = 0;
+
 	if (action != ACTION_ALLOW && action != ACTION_DROP)
 		return bh_error(bh, "default action \"%s\": use allow or drop",
 		                policy_action_name(action));
-	return policy_setting_set(bh, "default", policy_action_name(action));
+	if (monitor && action != ACTION_DROP)
+		return bh_error(bh, "default allow cannot be monitored: only "
+		                "a drop can be (set default drop monitor)");
+	if (edit_begin(bh, &e, 0))
+		return -1;
+	rc = edit_target(bh, &e);
+	if (rc == 0)
+		rc = store_setting_set(bh, e.config, "default",
+		                       policy_action_name(action));
+	if (rc == 0)
+		rc = store_setting_set(bh, e.config, "default-monitor",
+		                       monitor ? "1" : "0");
+	return edit_end(bh, &e, rc);
+}
+
+int policy_rule_monitored(const struct config *cfg, const struct rule *r)
+{
+	if (r->action == ACTION_ALLOW)
+		return 0;
+	if (r->monitor)
+		return 1;
+	for (size_t i = 0; i < r->applied.n; i++) {
+		const struct group *g = policy_config_group(cfg, r->applied.v[i]);
+
+		if (g && g->monitor)
+			return 1;
+	}
+	return 0;
 }
 
 /* ---- names ------------------------------------------------------------- */

@@ -620,6 +620,31 @@ static void json_list_key(struct json *j, const char *key,
 	json_strv(j, sv);
 }
 
+/* The FLAGS column: log, disabled, monitor (the rule's own flag) or
+ * monitor:G (group G monitors the rules applied to it). */
+static void rule_flags(const struct config *cfg, const struct rule *r,
+                       struct strbuf *sb)
+{
+	if (r->log)
+		sb_add(sb, "log");
+	if (!r->enabled)
+		sb_addf(sb, "%sdisabled", sb->len ? "," : "");
+	if (r->monitor) {
+		sb_addf(sb, "%smonitor", sb->len ? "," : "");
+	} else {
+		for (size_t i = 0; i < r->applied.n; i++) {
+			const struct group *g =
+				policy_config_group(cfg, r->applied.v[i]);
+
+			if (g && g->monitor) {
+				sb_addf(sb, "%smonitor:%s", sb->len ? "," : "",
+				        g->name);
+				break;
+			}
+		}
+	}
+}
+
 /* show rules: every section in evaluation order, then the default. */
 int show_rules(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
 {
@@ -638,6 +663,9 @@ int show_rules(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
 		json_init(&j, out);
 		json_obj_begin(&j);
 		json_kstr(&j, "default", dflt);
+		json_kbool(&j, "default_monitor",
+		           cfg.settings.default_monitor &&
+		           cfg.settings.default_action == ACTION_DROP);
 		json_key(&j, "rules");
 		json_arr_begin(&j);
 		for (size_t i = 0; i < cfg.nrules; i++) {
@@ -653,6 +681,9 @@ int show_rules(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
 			json_list_key(&j, "applied_to", &r->applied);
 			json_kbool(&j, "log", r->log);
 			json_kbool(&j, "enabled", r->enabled);
+			json_kbool(&j, "monitor", r->monitor);
+			json_kbool(&j, "monitored",
+			           policy_rule_monitored(&cfg, r));
 			json_kstr(&j, "comment", r->comment);
 			json_obj_end(&j);
 		}
@@ -675,13 +706,21 @@ int show_rules(struct bh *bh, const struct cmd_opts *o, struct strbuf *out)
 			table_add_list(&t, &r->dst, "any");
 			table_add_list(&t, &r->services, "any");
 			table_add_list(&t, &r->applied, "any");
-			table_add(&t, r->log && !r->enabled ? "log,disabled" :
-			              r->log ? "log" : !r->enabled ? "disabled" : "");
+			{
+				struct strbuf fl = STRBUF_INIT;
+
+				rule_flags(&cfg, r, &fl);
+				table_add(&t, sb_str(&fl));
+				sb_free(&fl);
+			}
 			table_add(&t, r->comment);
 		}
 		table_print(&t, out, 0);
 	}
-	sb_addf(out, "default: %s\n", dflt);
+	sb_addf(out, "default: %s%s\n", dflt,
+	        cfg.settings.default_monitor &&
+	        cfg.settings.default_action == ACTION_DROP ?
+	        " (monitor: logged and counted, not dropped)" : "");
 	policy_config_free(&cfg);
 	return 0;
 }
@@ -959,10 +998,19 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 			policy_config_rule(&cfg, c[i].rule_id) : NULL;
 		const char *sec = r ? policy_section_name(r->section) : NULL;
 		const char *act = r ? policy_action_name(r->action) : NULL;
+		/* a monitored rule counts what it would drop and lets pass */
+		int mon = r ? policy_rule_monitored(&cfg, r) :
+		          !strcmp(c[i].name, "default") &&
+		          cfg.settings.default_action == ACTION_DROP &&
+		          cfg.settings.default_monitor;
 
+		if (!o->json && mon)
+			act = r && r->action == ACTION_REJECT ? "reject,monitor"
+			                                      : "drop,monitor";
 		if (o->json) {
 			json_obj_begin(&j);
 			json_kstr(&j, "name", c[i].name);
+			json_kbool(&j, "monitor", mon);
 			json_key(&j, "rule");
 			if (c[i].rule_id)
 				json_int(&j, c[i].rule_id);

@@ -96,8 +96,8 @@ static const char SQL_CONFIG_TOUCH[] =
 	"UPDATE config SET changes = changes + 1 WHERE id = ?1";
 /* Copying a config: one statement per table, ?1 = from, ?2 = to. */
 static const char *const SQL_CONFIG_COPY[] = {
-	"INSERT INTO grp(config, name, match) "
-	"SELECT ?2, name, match FROM grp WHERE config = ?1",
+	"INSERT INTO grp(config, name, match, monitor) "
+	"SELECT ?2, name, match, monitor FROM grp WHERE config = ?1",
 	"INSERT INTO grp_member(config, grp, seq, workload) "
 	"SELECT ?2, grp, seq, workload FROM grp_member WHERE config = ?1",
 	"INSERT INTO grp_address(config, grp, seq, cidr) "
@@ -108,8 +108,8 @@ static const char *const SQL_CONFIG_COPY[] = {
 	"SELECT ?2, service, seq, proto, ports FROM service_entry "
 	"WHERE config = ?1",
 	"INSERT INTO rule(config, id, section, position, action, log, enabled,"
-	" comment) SELECT ?2, id, section, position, action, log, enabled,"
-	" comment FROM rule WHERE config = ?1",
+	" comment, monitor) SELECT ?2, id, section, position, action, log,"
+	" enabled, comment, monitor FROM rule WHERE config = ?1",
 	"INSERT INTO rule_ref(config, rule, role, seq, name) "
 	"SELECT ?2, rule, role, seq, name FROM rule_ref WHERE config = ?1",
 	"INSERT INTO setting(config, key, value) "
@@ -126,34 +126,36 @@ static const char SQL_SERVICE_ENTRY_ALL[] =
 	"SELECT service, proto, ports FROM service_entry WHERE config = ?1 "
 	"ORDER BY service, seq";
 static const char SQL_GROUP_ALL[] =
-	"SELECT name, match FROM grp WHERE config = ?1 ORDER BY name";
+	"SELECT name, match, monitor FROM grp WHERE config = ?1 ORDER BY name";
 static const char SQL_GROUP_MEMBER_ALL[] =
 	"SELECT grp, workload FROM grp_member WHERE config = ?1 "
 	"ORDER BY grp, seq";
 static const char SQL_GROUP_ADDRESS_ALL[] =
 	"SELECT grp, cidr FROM grp_address WHERE config = ?1 ORDER BY grp, seq";
 static const char SQL_RULE_ALL[] =
-	"SELECT id, section, position, action, log, enabled, comment "
+	"SELECT id, section, position, action, log, enabled, comment, monitor "
 	"FROM rule WHERE config = ?1";
 static const char SQL_RULE_REF_ALL[] =
 	"SELECT rule, role, name FROM rule_ref WHERE config = ?1 "
 	"ORDER BY rule, role, seq";
 static const char SQL_RULE_GET[] =
-	"SELECT id, section, position, action, log, enabled, comment "
+	"SELECT id, section, position, action, log, enabled, comment, monitor "
 	"FROM rule WHERE config = ?1 AND id = ?2";
 static const char SQL_RULE_REF_GET[] =
 	"SELECT role, name FROM rule_ref WHERE config = ?1 AND rule = ?2 "
 	"ORDER BY role, seq";
 static const char SQL_RULE_UPDATE[] =
-	"UPDATE rule SET action = ?3, log = ?4, enabled = ?5, comment = ?6 "
-	"WHERE config = ?1 AND id = ?2";
+	"UPDATE rule SET action = ?3, log = ?4, enabled = ?5, comment = ?6, "
+	"monitor = ?7 WHERE config = ?1 AND id = ?2";
 static const char SQL_RULE_REF_DELETE[] =
 	"DELETE FROM rule_ref WHERE config = ?1 AND rule = ?2";
 static const char SQL_SETTING_ALL[] =
 	"SELECT key, value FROM setting WHERE config = ?1";
 
 static const char SQL_GROUP_INSERT[] =
-	"INSERT INTO grp(config, name, match) VALUES (?1, ?2, ?3)";
+	"INSERT INTO grp(config, name, match, monitor) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_GROUP_MONITOR[] =
+	"UPDATE grp SET monitor = ?3 WHERE config = ?1 AND name = ?2";
 static const char SQL_GROUP_MEMBER_INSERT[] =
 	"INSERT INTO grp_member(config, grp, seq, workload) "
 	"VALUES (?1, ?2, ?3, ?4)";
@@ -176,7 +178,7 @@ static const char SQL_RULE_SHIFT_UP[] =
 	"WHERE config = ?1 AND section = ?2 AND position > ?3";
 static const char SQL_RULE_INSERT[] =
 	"INSERT INTO rule(config, id, section, position, action, log, enabled,"
-	" comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	" comment, monitor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char SQL_RULE_REF_INSERT[] =
 	"INSERT INTO rule_ref(config, rule, role, seq, name) "
 	"VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -1090,6 +1092,7 @@ static int load_groups(struct bh *bh, int64_t config, struct config *c)
 		memset(g, 0, sizeof *g);
 		copy_text(g->name, sizeof g->name, col_text(st, 0));
 		g->match = col_dup_or_null(st, 1);
+		g->monitor = sqlite3_column_int(st, 2);
 	}
 	if (finish(bh, st, rc))
 		return -1;
@@ -1164,6 +1167,7 @@ static int load_rules(struct bh *bh, int64_t config, struct config *c)
 		r->log = sqlite3_column_int(st, 4);
 		r->enabled = sqlite3_column_int(st, 5);
 		r->comment = col_dup_or_null(st, 6);
+		r->monitor = sqlite3_column_int(st, 7);
 	}
 	if (finish(bh, st, rc))
 		return -1;
@@ -1233,6 +1237,8 @@ static int load_settings(struct bh *bh, int64_t config, struct config *c)
 		} else if (strcmp(key, "quarantine-allow") == 0) {
 			snprintf(c->settings.quarantine_allow,
 			         sizeof c->settings.quarantine_allow, "%s", val);
+		} else if (strcmp(key, "default-monitor") == 0) {
+			c->settings.default_monitor = n > 0;
 		}
 	}
 	return finish(bh, st, rc);
@@ -1282,6 +1288,7 @@ int store_rule_get(struct bh *bh, int64_t config, int64_t id,
 	out->log = sqlite3_column_int(st, 4);
 	out->enabled = sqlite3_column_int(st, 5);
 	out->comment = col_dup_or_null(st, 6);
+	out->monitor = sqlite3_column_int(st, 7);
 	sqlite3_finalize(st);
 
 	if (!(st = prep(bh, SQL_RULE_REF_GET)))
@@ -1394,6 +1401,7 @@ int store_group_insert(struct bh *bh, int64_t config, const struct group *g)
 	sqlite3_bind_int64(st, 1, config);
 	bind_text(st, 2, g->name);
 	bind_text(st, 3, g->match);
+	sqlite3_bind_int(st, 4, g->monitor ? 1 : 0);
 	if (run(bh, st))
 		return -1;
 	if (insert_strv(bh, SQL_GROUP_MEMBER_INSERT, config, g->name,
@@ -1402,6 +1410,19 @@ int store_group_insert(struct bh *bh, int64_t config, const struct group *g)
 	                &g->addresses))
 		return -1;
 	return 0;
+}
+
+int store_group_monitor_set(struct bh *bh, int64_t config, const char *name,
+                            int monitor)
+{
+	sqlite3_stmt *st = prep(bh, SQL_GROUP_MONITOR);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, config);
+	bind_text(st, 2, name);
+	sqlite3_bind_int(st, 3, monitor ? 1 : 0);
+	return run(bh, st);
 }
 
 static int delete_named(struct bh *bh, const char *sql, int64_t config,
@@ -1493,6 +1514,7 @@ int store_rule_insert(struct bh *bh, int64_t config, const struct rule *r)
 	sqlite3_bind_int(st, 6, r->log ? 1 : 0);
 	sqlite3_bind_int(st, 7, r->enabled ? 1 : 0);
 	bind_text(st, 8, r->comment);
+	sqlite3_bind_int(st, 9, r->monitor ? 1 : 0);
 	if (run(bh, st))
 		return -1;
 	if (insert_refs(bh, config, r->id, "src", &r->src) ||
@@ -1515,6 +1537,7 @@ int store_rule_update(struct bh *bh, int64_t config, const struct rule *r)
 	sqlite3_bind_int(st, 4, r->log ? 1 : 0);
 	sqlite3_bind_int(st, 5, r->enabled ? 1 : 0);
 	bind_text(st, 6, r->comment);
+	sqlite3_bind_int(st, 7, r->monitor ? 1 : 0);
 	if (run(bh, st))
 		return -1;
 	if (!(st = prep(bh, SQL_RULE_REF_DELETE)))
