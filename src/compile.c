@@ -604,8 +604,12 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 		}
 		if (*frags.v[k])
 			sb_addf(&sb, "%s ", frags.v[k]);
-		sb_addf(&sb, "counter name \"rule_%" PRId64 "\"%s goto %s",
-		        r->id, logbuf, verdict);
+		if (r->log)
+			sb_addf(&sb, "counter name \"rule_%" PRId64 "\"%s goto %s",
+			        r->id, logbuf, verdict);
+		else
+			sb_addf(&sb, "counter name \"rule_%" PRId64 "\" goto "
+			        "log_%" PRId64 "_%s", r->id, r->id, verdict);
 		add_line(ch, r->id, "%s", sb_str(&sb));
 		sb_free(&sb);
 	}
@@ -811,6 +815,68 @@ static void established(struct cc *c, struct cchain *ch, int dir, int f)
 }
 
 /*
+ * The flow log.  A rule line cannot both rate-limit its log and keep its
+ * verdict (`limit` ends the line when over the rate), so each rule without
+ * `log` sends its matches through a chain of its own per verdict,
+ * log_ID_VERDICT: a rate-limited log statement, then the verdict.  Only
+ * packets that reach the rules pass there (an established flow is accepted
+ * before), so for an allow rule that is the first packet of each new flow;
+ * for drop and reject rules, every dropped packet, which is why both are
+ * limited in the kernel.  The prefix "bh:ID:ACTION " names the rule; the
+ * default and the spoof guard log as "bh:default:ACTION " and
+ * "bh:spoof:drop ".  Rules with `log` keep their own unlimited log
+ * statement, with the same prefix.  The chains are made before the rule
+ * chains (add_chain() moves the array; callees come first).
+ */
+static void log_chain(struct cc *c, const struct rule *r, const char *verdict)
+{
+	char name[96];
+	struct cchain *ch;
+
+	snprintf(name, sizeof name, "log_%" PRId64 "_%s", r->id, verdict);
+	for (size_t i = 0; i < c->rs->nchains; i++)
+		if (!strcmp(c->rs->chains[i].name, name))
+			return;
+	ch = add_chain(c->rs, name, NULL);
+	add_line(ch, 0, "limit rate %d/second burst %d packets log prefix "
+	         "\"bh:%" PRId64 ":%s \" group %d",
+	         r->action == ACTION_ALLOW ? COMPILE_LOG_RATE_NEW
+	                                   : COMPILE_LOG_RATE_DROP,
+	         r->action == ACTION_ALLOW ? COMPILE_LOG_BURST_NEW
+	                                   : COMPILE_LOG_BURST_DROP,
+	         r->id, policy_action_name(r->action), c->o.log_group);
+	add_line(ch, 0, "goto %s", verdict);
+}
+
+static int flow_log_chains(struct cc *c)
+{
+	const struct config *cfg = c->cfg;
+
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct rule *r = &cfg->rules[i];
+
+		if (!r->enabled || r->log)
+			continue;
+		for (int f = 0; f < 2; f++) {
+			switch (r->action) {
+			case ACTION_ALLOW:
+				log_chain(c, r, f ? "both_allow6" : "both_allow4");
+				break;
+			case ACTION_REJECT:
+				log_chain(c, r, f ? "ingress_reject6"
+				                  : "ingress_reject4");
+				log_chain(c, r, "egress_drop");
+				break;
+			default:
+				log_chain(c, r, "both_drop");
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * The section chains.  A rule that cannot reject reads the same in both
  * directions once its verdict is a dispatching chain (allowF, drop: the
  * hook ingress has no output device, `oif 0`), so each run of such rules
@@ -832,6 +898,8 @@ static int rule_chains(struct cc *c)
 			return fail(c, "rule %" PRId64 ": unknown section %d",
 			            r->id, r->section);
 	}
+	if (flow_log_chains(c) != 0)
+		return -1;
 	/* shared runs first: callees before their callers */
 	for (int f = 0; f < 2; f++)
 		for (int s = 0; s < SECTION_COUNT; s++) {
@@ -938,6 +1006,14 @@ static void family_chain(struct cc *c, int dir, int f)
 	else
 		snprintf(sec, sizeof sec, "%s_drop", D);
 	defv = sec;
+	add_line(ch, 0, "limit rate %d/second burst %d packets log prefix "
+	         "\"bh:default:%s \" group %d",
+	         c->cfg->settings.default_action == ACTION_ALLOW ?
+	         COMPILE_LOG_RATE_NEW : COMPILE_LOG_RATE_DROP,
+	         c->cfg->settings.default_action == ACTION_ALLOW ?
+	         COMPILE_LOG_BURST_NEW : COMPILE_LOG_BURST_DROP,
+	         policy_action_name(c->cfg->settings.default_action),
+	         c->o.log_group);
 	add_line(ch, 0, "counter name \"default\" goto %s", defv);
 }
 
@@ -1267,6 +1343,10 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 			add_line(ch, 0, "drop");
 		}
 		ch = add_chain(out, "spoof", "spoof guard drops");
+		add_line(ch, 0, "limit rate %d/second burst %d packets log "
+		         "prefix \"bh:spoof:drop \" group %d",
+		         COMPILE_LOG_RATE_DROP, COMPILE_LOG_BURST_DROP,
+		         c.o.log_group);
 		add_line(ch, 0, "counter name \"spoof\" goto ingress_drop");
 		for (int d = 0; d < 2; d++)
 			for (int f = 0; f < 2; f++)
