@@ -93,6 +93,9 @@ struct bh {
 	                                whoever set tag_write */
 	bh_event_fn *event;          /* NULL: events go nowhere */
 	void *event_handle;          /* event's state, owned by its setter */
+	void *flowlog;               /* the daemon's flow log (flowlog.h),
+	                                owned by its service; NULL outside
+	                                the daemon */
 };
 
 /*

@@ -58,6 +58,7 @@
 #include "loop.h"
 #include "policy.h"
 #include "util.h"
+#include "flowlog.h"
 
 #define CONN_MAX 128
 #define VIRT_FDS 32
@@ -79,6 +80,8 @@ struct conn {
 	int role;               /* enum role */
 	int greeted;            /* HELLO answered */
 	int closing;            /* close once out is sent */
+	int watching;           /* `monitor flows`: records stream out
+	                           until the next request or the close */
 	char user[64];          /* bh->user while serving it */
 	char client[64];        /* bh->client while serving it */
 	struct strbuf in;       /* received, from in_off on not yet taken */
@@ -117,6 +120,7 @@ struct daemon {
 /* The daemon's parts with fds or timers of their own (daemon.h); a NULL
  * name ends the table. */
 static const struct daemon_service services[] = {
+	{ "flowlog", flowlog_start, flowlog_stop, flowlog_resync },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -248,6 +252,7 @@ static int role_needed(struct daemon *d, const struct token *t, size_t n,
 	else
 		snprintf(head, len, "%s", verb);
 	if (strcmp(verb, "show") == 0 || strcmp(verb, "help") == 0 ||
+	    strcmp(verb, "monitor") == 0 || strcmp(verb, "suggest") == 0 ||
 	    !strv_contains(&d->verbs, verb))
 		return ROLE_VIEWER;
 	if ((strcmp(verb, "add") == 0 || strcmp(verb, "delete") == 0) &&
@@ -508,6 +513,35 @@ static char *field_dup(const struct frame *fr, size_t i)
 	return s;
 }
 
+/* A `monitor flows` record for @ctx (a conn): refused while more than
+ * CHUNK_MAX waits unsent, so a slow watcher misses records rather than
+ * growing the daemon. */
+static int watch_emit(void *ctx, const char *text)
+{
+	struct conn *c = ctx;
+
+	if (c->out.len - c->out_off > CHUNK_MAX)
+		return -1;
+	conn_emit(c, 1, text);
+	return 0;
+}
+
+/* After a request that succeeded: a `monitor flows` in it makes the
+ * connection a watcher (no DONE until the watch ends).  1 when it did. */
+static int watch_start(struct daemon *d, struct conn *c, int rc)
+{
+	if (!d->bh->flowlog)
+		return 0;
+	if (!flowlog_watch_take(d->bh->flowlog, watch_emit, c))
+		return 0;
+	if (rc) {
+		flowlog_watch_drop(d->bh->flowlog, c);
+		return 0;
+	}
+	c->watching = 1;
+	return 1;
+}
+
 static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 {
 	struct cmd_opts o = { 0 };
@@ -527,7 +561,8 @@ static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 		cmd_format_error(d->bh, &o, NULL, &out);
 		conn_emit(c, o.json ? 1 : 2, sb_str(&out));
 	}
-	done(c, rc < 0);
+	if (!watch_start(d, c, rc < 0))
+		done(c, rc < 0);
 	sb_free(&out);
 	free(line);
 }
@@ -547,7 +582,8 @@ static void do_batch(struct daemon *d, struct conn *c, const struct frame *fr)
 	 * Both tag hooks (ours, engine_open's) keep a provider there. */
 	if (d->bh->tag_handle)
 		virt_tag_settle(d->bh->tag_handle);
-	done(c, rc);
+	if (!watch_start(d, c, rc))
+		done(c, rc);
 	free(name);
 }
 
@@ -604,6 +640,13 @@ static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 			       "daemon socket");
 		return;
 	}
+	/* any request ends a watch first */
+	if (c->watching) {
+		if (d->bh->flowlog)
+			flowlog_watch_drop(d->bh->flowlog, c);
+		c->watching = 0;
+		done(c, 0);
+	}
 	act_as(d, c->user, c->client);
 	switch (fr->type) {
 	case CLIENT_EXEC:
@@ -635,6 +678,8 @@ static void conn_close(struct daemon *d, size_t i)
 {
 	struct conn *c = d->conns[i];
 
+	if (c->watching && d->bh && d->bh->flowlog)
+		flowlog_watch_drop(d->bh->flowlog, c);
 	close(c->fd);
 	sb_free(&c->in);
 	sb_free(&c->out);
@@ -1035,7 +1080,8 @@ static void quiet_stdio(struct daemon *d)
 
 static void services_start(struct daemon *d)
 {
-	struct daemon_env env = { d->bh, d->loop, d->virt, d->o->foreground };
+	struct daemon_env env = { d->bh, d->loop, d->virt, d->o->foreground,
+	                          d->o->flow };
 	char err[BH_ERR_MAX];
 
 	for (size_t i = 0; services[i].name; i++) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flowlog.h"
 #include "json.h"
 #include "policy.h"
 #include "compile.h"
@@ -820,7 +821,7 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
                   struct strbuf *out)
 {
 	static const char *const head[] = { "COUNTER", "RULE", "SECTION",
-		"ACTION", "PACKETS", "BYTES" };
+		"ACTION", "PACKETS", "BYTES", "RATE", "LAST HIT" };
 	struct nft_counter *c = NULL;
 	struct config cfg;
 	size_t n = 0;
@@ -842,14 +843,23 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		json_key(&j, "counters");
 		json_arr_begin(&j);
 	} else {
-		table_init(&t, head, 6);
+		table_init(&t, head, 8);
 	}
 	for (size_t i = 0; i < n; i++) {
+		double pps = 0;
+		int64_t last = 0;
 		const struct rule *r = c[i].rule_id ?
 			policy_config_rule(&cfg, c[i].rule_id) : NULL;
 		const char *sec = r ? policy_section_name(r->section) : NULL;
 		const char *act = r ? policy_action_name(r->action) : NULL;
 
+		/* rate and last hit: the daemon's samples; in-process, the
+		 * last hit it recorded for rules */
+		if (!bh->flowlog ||
+		    flowlog_counter_stat(bh->flowlog, c[i].name, &pps, &last))
+			if (c[i].rule_id &&
+			    store_rule_hit_get(bh, c[i].rule_id, &last) < 0)
+				last = 0;
 		if (o->json) {
 			json_obj_begin(&j);
 			json_kstr(&j, "name", c[i].name);
@@ -862,6 +872,15 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 			json_kstr(&j, "action", act);
 			json_kint(&j, "packets", (int64_t)c[i].packets);
 			json_kint(&j, "bytes", (int64_t)c[i].bytes);
+			json_key(&j, "rate_pps");
+			/* a number with a fraction: json.h has none */
+			sb_addf(out, "%.1f", pps);
+			j.after_key = 0;
+			json_key(&j, "last_hit_ms");
+			if (last)
+				json_int(&j, last);
+			else
+				json_null(&j);
 			json_obj_end(&j);
 			continue;
 		}
@@ -874,6 +893,15 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		table_add(&t, act);
 		table_addf(&t, "%llu", (unsigned long long)c[i].packets);
 		table_addf(&t, "%llu", (unsigned long long)c[i].bytes);
+		table_addf(&t, "%.1f/s", pps);
+		if (last) {
+			char tb[64];
+
+			util_time_format(last, tb, sizeof tb);
+			table_add(&t, tb);
+		} else {
+			table_add(&t, NULL);
+		}
 	}
 	if (o->json) {
 		json_arr_end(&j);
