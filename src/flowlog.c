@@ -668,19 +668,26 @@ struct flow_rec *flowlog_records(struct flowlog *fl,
                                  const struct flow_filter *f, size_t *n,
                                  uint64_t *lost)
 {
-	struct flow_rec *out = xcalloc(fl->count + 1, sizeof *out);
+	size_t want = f->last && f->last < fl->count ? f->last : fl->count;
+	struct flow_rec *out = xcalloc(want + 1, sizeof *out);
 	size_t k = 0;
-	size_t start = (fl->head + fl->cap - fl->count) % (fl->cap ? fl->cap : 1);
 
-	for (size_t i = 0; i < fl->count; i++) {
-		const struct flow_rec *r = &fl->ring[(start + i) % fl->cap];
+	/* newest first, up to @want matches, so `last N` costs O(N) memory
+	 * whatever the ring's size; then put them oldest first */
+	for (size_t i = 0; i < fl->count && k < want; i++) {
+		const struct flow_rec *r =
+			&fl->ring[(fl->head + fl->cap - 1 - i) % fl->cap];
 
+		if (f->after && r->seq <= f->after)
+			break;
 		if (flowlog_match(f, r))
 			out[k++] = *r;
 	}
-	if (f->last && k > f->last) {
-		memmove(out, out + (k - f->last), f->last * sizeof *out);
-		k = f->last;
+	for (size_t i = 0; i < k / 2; i++) {
+		struct flow_rec t = out[i];
+
+		out[i] = out[k - 1 - i];
+		out[k - 1 - i] = t;
 	}
 	*n = k;
 	*lost = nflog_lost(fl->nf);
