@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "compile.h"
 #include "flowlog.h"
 #include "loop.h"
@@ -112,6 +114,8 @@ struct flowlog {
 	size_t aggcap, aggn;
 
 	uint64_t records;           /* all records, for the log line */
+	int64_t sig[2];             /* the store as refresh() last read it:
+	                               data_version, total_changes */
 };
 
 /* ---- lookup tables -------------------------------------------------------- */
@@ -157,11 +161,44 @@ static void table_free(struct table *t)
 	t->n = 0;
 }
 
-/* Rebuild the lookups from the store: O(inventory + groups + rules). */
-static void refresh(struct flowlog *fl)
+/* Where the store is: PRAGMA data_version moves when another connection
+ * commits, sqlite3_total_changes() when this one writes. */
+static void store_sig(struct flowlog *fl, int64_t sig[2])
+{
+	sqlite3_stmt *st = NULL;
+
+	sig[0] = -1;
+	if (sqlite3_prepare_v2(fl->bh->db, "PRAGMA data_version", -1, &st,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		sig[0] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sig[1] = sqlite3_total_changes64(fl->bh->db);
+}
+
+/* Our own writes (history, last hits) are no reason to read again: when
+ * nothing else had changed the store before them (@before: the changes
+ * count then), they are taken as seen.  Other connections' commits move
+ * data_version, which this leaves alone. */
+static void own_write_done(struct flowlog *fl, int64_t before)
+{
+	if (fl->sig[1] == before)
+		fl->sig[1] = sqlite3_total_changes64(fl->bh->db);
+}
+
+/* Rebuild the lookups from the store: O(inventory + groups + rules),
+ * skipped when nothing was written since the last time (@force: always). */
+static void refresh(struct flowlog *fl, int force)
 {
 	struct inventory inv;
 	struct config cfg;
+	int64_t sig[2];
+
+	store_sig(fl, sig);
+	if (!force && sig[0] == fl->sig[0] && sig[1] == fl->sig[1])
+		return;
+	fl->sig[0] = sig[0];
+	fl->sig[1] = sig[1];
 
 	table_free(&fl->nic_wl);
 	table_free(&fl->addr_wl);
@@ -487,6 +524,7 @@ int flowlog_flush(struct flowlog *fl)
 {
 	struct flow_agg *a = xcalloc(fl->aggn + 1, sizeof *a);
 	size_t n = 0;
+	int64_t before = sqlite3_total_changes64(fl->bh->db);
 	int rc;
 
 	for (size_t i = 0; i < fl->aggcap; i++)
@@ -497,6 +535,7 @@ int flowlog_flush(struct flowlog *fl)
 	free(a);
 	if (rc < 0)
 		return -1;     /* kept: the next flush tries again */
+	own_write_done(fl, before);
 	for (size_t i = 0; i < fl->aggcap; i++) {
 		free(fl->agg[i].key);
 		fl->agg[i].key = NULL;
@@ -726,7 +765,7 @@ static void sample(struct flowlog *fl)
 	struct ctr *next;
 	int64_t now = loop_now_ms(), real = util_now_ms();
 	double secs = fl->sampled_ms ? (now - fl->sampled_ms) / 1000.0 : 0;
-	int64_t *ids;
+	int64_t *ids, before;
 	uint64_t *pk;
 
 	if (!fl->bh->enforcer || nft_counters(fl->bh, &nc, &n) < 0)
@@ -761,8 +800,11 @@ static void sample(struct flowlog *fl)
 	fl->ctrs = next;
 	fl->nctrs = n;
 	fl->sampled_ms = now;
+	before = sqlite3_total_changes64(fl->bh->db);
 	if (nmoved && store_rule_hit_set(fl->bh, ids, pk, nmoved, real) < 0)
 		daemon_log(LOG_ERR, "flowlog: last hits: %s", fl->bh->err);
+	else if (nmoved)
+		own_write_done(fl, before);
 	free(ids);
 	free(pk);
 	free(nc);
@@ -773,7 +815,7 @@ static void on_sample(void *arg)
 	struct flowlog *fl = arg;
 
 	sample(fl);
-	refresh(fl);
+	refresh(fl, 0);
 	fl->sample_timer = loop_timer_add(fl->loop, fl->o.sample * 1000,
 	                                  on_sample, fl);
 }
@@ -818,7 +860,7 @@ void *flowlog_start(const struct daemon_env *env, char *err, size_t errlen)
 	fl->cap = fl->o.ring;
 	fl->ring = xcalloc(fl->cap, sizeof *fl->ring);
 	json_open(fl);
-	refresh(fl);
+	refresh(fl, 1);
 	sample(fl);
 	fl->sample_timer = loop_timer_add(fl->loop, fl->o.sample * 1000,
 	                                  on_sample, fl);
@@ -865,6 +907,6 @@ void flowlog_resync(void *state)
 {
 	struct flowlog *fl = state;
 
-	refresh(fl);
+	refresh(fl, 1);
 	json_open(fl);
 }

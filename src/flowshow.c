@@ -139,6 +139,12 @@ int flowlog_show_history(struct bh *bh, const struct cmd_opts *o,
 	return 0;
 }
 
+static int counter_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct nft_counter *)a)->name,
+	              ((const struct nft_counter *)b)->name);
+}
+
 int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
                         int64_t since_ms, struct strbuf *out)
 {
@@ -172,9 +178,16 @@ int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
 		if (!r->enabled)
 			continue;
 		snprintf(name, sizeof name, "rule_%" PRId64, r->id);
-		for (size_t k = 0; k < n; k++)
-			if (!strcmp(c[k].name, name))
-				packets = c[k].packets;
+		{
+			/* nft_counters() sorts by name */
+			struct nft_counter key, *hit;
+
+			snprintf(key.name, sizeof key.name, "%s", name);
+			hit = n ? bsearch(&key, c, n, sizeof *c, counter_cmp)
+			        : NULL;
+			if (hit)
+				packets = hit->packets;
+		}
 		if (store_rule_hit_get(bh, r->id, &last) < 0) {
 			free(c);
 			policy_config_free(&cfg);
