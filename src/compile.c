@@ -609,7 +609,9 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 			        r->id, logbuf, verdict);
 		else
 			sb_addf(&sb, "counter name \"rule_%" PRId64 "\" goto "
-			        "log_%" PRId64 "_%s", r->id, r->id, verdict);
+			        "log_%" PRId64 "%s", r->id, r->id,
+			        r->action == ACTION_REJECT && dir == 1 &&
+			        r->id != c->o.refuse_rule ? "_egress" : "");
 		add_line(ch, r->id, "%s", sb_str(&sb));
 		sb_free(&sb);
 	}
@@ -817,26 +819,28 @@ static void established(struct cc *c, struct cchain *ch, int dir, int f)
 /*
  * The flow log.  A rule line cannot both rate-limit its log and keep its
  * verdict (`limit` ends the line when over the rate), so each rule without
- * `log` sends its matches through a chain of its own per verdict,
- * log_ID_VERDICT: a rate-limited log statement, then the verdict.  Only
- * packets that reach the rules pass there (an established flow is accepted
- * before), so for an allow rule that is the first packet of each new flow;
- * for drop and reject rules, every dropped packet, which is why both are
- * limited in the kernel.  The prefix "bh:ID:ACTION " names the rule; the
- * default and the spoof guard log as "bh:default:ACTION " and
- * "bh:spoof:drop ".  Rules with `log` keep their own unlimited log
- * statement, with the same prefix.  The chains are made before the rule
- * chains (add_chain() moves the array; callees come first).
+ * `log` sends its matches through a chain of its own, log_ID: a
+ * rate-limited log statement, then the rule's verdict, picked by family
+ * and direction as the rule line would have (`ether type ip`: only IPv4
+ * and IPv6 frames reach the rules, the dispatch saw to that; `oif 0`:
+ * hook ingress).  One chain a rule, whatever its lines, keeps the cost to
+ * the kernel's load down.  Only packets that reach the rules pass there
+ * (an established flow is accepted before), so for an allow rule that is
+ * the first packet of each new flow; for drop and reject rules, every
+ * dropped packet, which is why both are limited in the kernel, per rule.
+ * The prefix "bh:ID:ACTION " names the rule; the default and the spoof
+ * guard log as "bh:default:ACTION " and "bh:spoof:drop ".  Rules with
+ * `log` keep their own unlimited log statement, with the same prefix.
+ * The chains are made before the rule chains (add_chain() moves the
+ * array; callees come first).
  */
-static void log_chain(struct cc *c, const struct rule *r, const char *verdict)
+static void log_chain(struct cc *c, const struct rule *r, int egress)
 {
-	char name[96];
+	char name[48];
 	struct cchain *ch;
 
-	snprintf(name, sizeof name, "log_%" PRId64 "_%s", r->id, verdict);
-	for (size_t i = 0; i < c->rs->nchains; i++)
-		if (!strcmp(c->rs->chains[i].name, name))
-			return;
+	snprintf(name, sizeof name, "log_%" PRId64 "%s", r->id,
+	         egress ? "_egress" : "");
 	ch = add_chain(c->rs, name, NULL);
 	add_line(ch, 0, "limit rate %d/second burst %d packets log prefix "
 	         "\"bh:%" PRId64 ":%s \" group %d",
@@ -845,7 +849,26 @@ static void log_chain(struct cc *c, const struct rule *r, const char *verdict)
 	         r->action == ACTION_ALLOW ? COMPILE_LOG_BURST_NEW
 	                                   : COMPILE_LOG_BURST_DROP,
 	         r->id, policy_action_name(r->action), c->o.log_group);
-	add_line(ch, 0, "goto %s", verdict);
+	switch (r->action) {
+	case ACTION_ALLOW:
+		add_line(ch, 0, "ether type ip goto both_allow4");
+		add_line(ch, 0, "goto both_allow6");
+		break;
+	case ACTION_REJECT:
+		/* The kernel refuses reject in any chain a hook egress can
+		 * reach, whatever guards it: log_ID for hook ingress,
+		 * log_ID_egress (a drop) for hook egress. */
+		if (egress) {
+			add_line(ch, 0, "goto egress_drop");
+			break;
+		}
+		add_line(ch, 0, "ether type ip goto ingress_reject4");
+		add_line(ch, 0, "goto ingress_reject6");
+		break;
+	default:
+		add_line(ch, 0, "goto both_drop");
+		break;
+	}
 }
 
 static int flow_log_chains(struct cc *c)
@@ -857,21 +880,9 @@ static int flow_log_chains(struct cc *c)
 
 		if (!r->enabled || r->log)
 			continue;
-		for (int f = 0; f < 2; f++) {
-			switch (r->action) {
-			case ACTION_ALLOW:
-				log_chain(c, r, f ? "both_allow6" : "both_allow4");
-				break;
-			case ACTION_REJECT:
-				log_chain(c, r, f ? "ingress_reject6"
-				                  : "ingress_reject4");
-				log_chain(c, r, "egress_drop");
-				break;
-			default:
-				log_chain(c, r, "both_drop");
-				break;
-			}
-		}
+		log_chain(c, r, 0);
+		if (r->action == ACTION_REJECT)
+			log_chain(c, r, 1);
 	}
 	return 0;
 }
