@@ -2,9 +2,10 @@
  * nflog.c - the reader of packets the ruleset logs (layer: enforcement
  * support; see nflog.h): one nfnetlink_log socket, through libmnl.
  *
- * The socket is bound to one group in "copy packet" mode.  The kernel's
- * default queue threshold sends each packet as it is logged, so what the
- * daemon shows is live.  The receive buffer is enlarged, because the
+ * The socket is bound to one group in "copy packet" mode with a queue
+ * threshold of one, so the kernel sends each packet as it is logged (its
+ * default batches up to 100 for up to a second) and what the daemon shows
+ * is live.  The receive buffer is enlarged, because the
  * kernel drops what does not fit (the socket reports ENOBUFS once, and
  * the loss is counted): a burst of logged drops must not cost the daemon
  * anything but records.
@@ -145,6 +146,10 @@ struct nflog *nflog_open(uint16_t group, uint32_t snaplen, char *err,
 	mnl_attr_put(h, NFULA_CFG_MODE, sizeof mode, &mode);
 	/* numbered records: a gap is exactly what the kernel dropped */
 	mnl_attr_put_u16(h, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
+	/* each record at once: the kernel's default holds up to 100 of
+	 * them for up to a second (a rule's queue-threshold still wins) */
+	mnl_attr_put_u32(h, NFULA_CFG_QTHRESH, htonl(1));
+	mnl_attr_put_u32(h, NFULA_CFG_TIMEOUT, htonl(1));
 	e = request(n, h);
 	if (e) {
 		fail(err, errlen, "nflog group %u: copy mode: %s", group,
