@@ -810,14 +810,22 @@ static void sample(struct flowlog *fl)
 	free(nc);
 }
 
+/* Reading every counter blocks the loop (about 0.8 s at 10,000 rules,
+ * most of it libnftables listing the table), so the next sample waits at
+ * least 20 times as long as this one took: the clients never wait more
+ * than 5% of the time, whatever --counter-interval says. */
 static void on_sample(void *arg)
 {
 	struct flowlog *fl = arg;
+	int64_t t0 = loop_now_ms(), took, next;
 
 	sample(fl);
 	refresh(fl, 0);
-	fl->sample_timer = loop_timer_add(fl->loop, fl->o.sample * 1000,
-	                                  on_sample, fl);
+	took = loop_now_ms() - t0;
+	next = fl->o.sample * 1000;
+	if (took * 20 > next)
+		next = took * 20;
+	fl->sample_timer = loop_timer_add(fl->loop, next, on_sample, fl);
 }
 
 static void on_flush(void *arg)
