@@ -133,8 +133,13 @@ int store_flow_list(struct bh *bh, int64_t since_ms, struct flow_agg **out,
 /* Record last hits: @rules[i] moved to @packets[i] at @now_ms. */
 int store_rule_hit_set(struct bh *bh, const int64_t *rules,
                        const uint64_t *packets, size_t n, int64_t now_ms);
-/* The last hit of rule @id (0 when none recorded). */
-int store_rule_hit_get(struct bh *bh, int64_t id, int64_t *last_hit_ms);
+/* Every recorded last hit: *rules (ascending) and *times, *n of each,
+ * freed with free().  One query, for listings over all rules. */
+int store_rule_hit_all(struct bh *bh, int64_t **rules, int64_t **times,
+                       size_t *n);
+/* The last hit of @id in what store_rule_hit_all() gave (0: none). */
+int64_t flowlog_hit_find(const int64_t *rules, const int64_t *times,
+                         size_t n, int64_t id);
 
 /* ---- views (src/flowshow.c) ---------------------------------------------- */
 int flowlog_show(struct bh *bh, const struct cmd_opts *o,

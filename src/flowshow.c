@@ -152,7 +152,8 @@ int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
 	struct config cfg;
 	size_t n = 0;
 	struct json j;
-	size_t shown = 0;
+	size_t shown = 0, nh = 0;
+	int64_t *hr = NULL, *ht = NULL;
 
 	if (!bh->enforcer)
 		return bh_error(bh, "show counters: the counters are in the "
@@ -160,6 +161,11 @@ int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
 	if (policy_config_load(bh, CONFIG_RUNNING, &cfg))
 		return -1;
 	if (nft_counters(bh, &c, &n) < 0) {
+		policy_config_free(&cfg);
+		return -1;
+	}
+	if (store_rule_hit_all(bh, &hr, &ht, &nh) < 0) {
+		free(c);
 		policy_config_free(&cfg);
 		return -1;
 	}
@@ -188,11 +194,7 @@ int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
 			if (hit)
 				packets = hit->packets;
 		}
-		if (store_rule_hit_get(bh, r->id, &last) < 0) {
-			free(c);
-			policy_config_free(&cfg);
-			return -1;
-		}
+		last = flowlog_hit_find(hr, ht, nh, r->id);
 		/* unused: never counted, or (with since) not seen moving
 		 * by the daemon since then */
 		if (packets && !(since_ms && last < since_ms))
@@ -230,6 +232,8 @@ int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
 	} else if (!shown) {
 		sb_add(out, "no unused rules\n");
 	}
+	free(hr);
+	free(ht);
 	free(c);
 	policy_config_free(&cfg);
 	return 0;

@@ -27,8 +27,8 @@ static const char SQL_HIT_SET[] =
 	"INSERT INTO rule_hit(rule, last_hit_ms, packets) VALUES (?1, ?2, ?3) "
 	"ON CONFLICT DO UPDATE SET last_hit_ms = excluded.last_hit_ms, "
 	"packets = excluded.packets";
-static const char SQL_HIT_GET[] =
-	"SELECT last_hit_ms FROM rule_hit WHERE rule = ?1";
+static const char SQL_HIT_ALL[] =
+	"SELECT rule, last_hit_ms FROM rule_hit ORDER BY rule";
 
 static sqlite3_stmt *prep(struct bh *bh, const char *sql)
 {
@@ -163,21 +163,53 @@ int store_rule_hit_set(struct bh *bh, const int64_t *rules,
 	return -1;
 }
 
-int store_rule_hit_get(struct bh *bh, int64_t id, int64_t *last_hit_ms)
+int store_rule_hit_all(struct bh *bh, int64_t **rules, int64_t **times,
+                       size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, SQL_HIT_GET);
+	sqlite3_stmt *st = prep(bh, SQL_HIT_ALL);
+	size_t cap = 0;
 	int rc;
 
-	*last_hit_ms = 0;
+	*rules = NULL;
+	*times = NULL;
+	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*last_hit_ms = sqlite3_column_int64(st, 0);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			*rules = xrealloc(*rules, cap * sizeof **rules);
+			*times = xrealloc(*times, cap * sizeof **times);
+		}
+		(*rules)[*n] = sqlite3_column_int64(st, 0);
+		(*times)[(*n)++] = sqlite3_column_int64(st, 1);
+	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		free(*rules);
+		free(*times);
+		*rules = *times = NULL;
+		*n = 0;
 		return bh_error(bh, "store %s: %s", bh->db_path,
 		                sqlite3_errmsg(bh->db));
+	}
+	return 0;
+}
+
+int64_t flowlog_hit_find(const int64_t *rules, const int64_t *times,
+                         size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rules[mid] == id)
+			return times[mid];
+		if (rules[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return 0;
 }

@@ -824,7 +824,8 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		"ACTION", "PACKETS", "BYTES", "RATE", "LAST HIT" };
 	struct nft_counter *c = NULL;
 	struct config cfg;
-	size_t n = 0;
+	size_t n = 0, nh = 0;
+	int64_t *hr = NULL, *ht = NULL;
 	struct table t;
 	struct json j;
 
@@ -834,6 +835,12 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 	if (policy_config_load(bh, CONFIG_RUNNING, &cfg))
 		return -1;
 	if (nft_counters(bh, &c, &n) < 0) {
+		policy_config_free(&cfg);
+		return -1;
+	}
+	/* the last hits the daemon recorded, for what it cannot say now */
+	if (store_rule_hit_all(bh, &hr, &ht, &nh) < 0) {
+		free(c);
 		policy_config_free(&cfg);
 		return -1;
 	}
@@ -857,9 +864,9 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		 * last hit it recorded for rules */
 		if (!bh->flowlog ||
 		    flowlog_counter_stat(bh->flowlog, c[i].name, &pps, &last))
-			if (c[i].rule_id &&
-			    store_rule_hit_get(bh, c[i].rule_id, &last) < 0)
-				last = 0;
+			if (c[i].rule_id)
+				last = flowlog_hit_find(hr, ht, nh,
+				                        c[i].rule_id);
 		if (o->json) {
 			json_obj_begin(&j);
 			json_kstr(&j, "name", c[i].name);
@@ -914,6 +921,8 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		sb_add(out, "no counters: nothing is loaded yet ('commit' "
 		       "loads the running config)\n");
 	}
+	free(hr);
+	free(ht);
 	free(c);
 	policy_config_free(&cfg);
 	return 0;
