@@ -112,6 +112,10 @@ int flowlog_watch_request(struct flowlog *fl, int json,
 /* 1 when a request was pending (now attached to @ctx), else 0. */
 int flowlog_watch_take(struct flowlog *fl, flowlog_emit_fn *emit, void *ctx);
 void flowlog_watch_drop(struct flowlog *fl, void *ctx);
+/* Forget a request no connection took (called before each request, so a
+ * `monitor flows` run by anything but a client never turns the next
+ * client into a watcher). */
+void flowlog_watch_cancel(struct flowlog *fl);
 
 /* ---- the store (src/flowstore.c) ----------------------------------------- */
 struct flow_agg {

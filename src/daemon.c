@@ -551,6 +551,8 @@ static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 	int rc;
 
 	o.json = strcmp(client_field(fr, 0, flags, sizeof flags), "json") == 0;
+	if (d->bh->flowlog)
+		flowlog_watch_cancel(d->bh->flowlog);
 	rc = role_check(d, c, line);
 	if (rc == 0)
 		rc = cmd_exec(d->bh, &o, line, &out);
@@ -576,6 +578,8 @@ static void do_batch(struct daemon *d, struct conn *c, const struct frame *fr)
 	int rc;
 
 	o.json = strcmp(client_field(fr, 0, flags, sizeof flags), "json") == 0;
+	if (d->bh->flowlog)
+		flowlog_watch_cancel(d->bh->flowlog);
 	rc = batch_run_io(d->bh, &o, fr->n > 2 ? fr->f[2] : "",
 	                  fr->n > 2 ? fr->len[2] : 0, *name ? name : NULL, &io);
 	/* Tags the batch wrote into domains go back when it was undone.

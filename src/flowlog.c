@@ -579,6 +579,11 @@ int flowlog_watch_take(struct flowlog *fl, flowlog_emit_fn *emit, void *ctx)
 	return 1;
 }
 
+void flowlog_watch_cancel(struct flowlog *fl)
+{
+	fl->pending = 0;
+}
+
 void flowlog_watch_drop(struct flowlog *fl, void *ctx)
 {
 	for (size_t i = 0; i < fl->nwatches; i++)
@@ -628,10 +633,17 @@ static void publish(struct flowlog *fl, const struct flow_rec *r)
 				w->missed++;
 		} else {
 			sb_reset(&tx);
+			/* say what a slow reader missed, once it reads again */
+			if (w->missed)
+				sb_addf(&tx, "(%" PRIu64 " record%s missed: "
+				        "this client read too slowly)\n",
+				        w->missed, w->missed == 1 ? "" : "s");
 			flowlog_rec_text(r, &tx);
 			sb_addc(&tx, '\n');
 			if (w->emit(w->ctx, sb_str(&tx)) < 0)
 				w->missed++;
+			else
+				w->missed = 0;
 		}
 	}
 	sb_free(&js);
