@@ -99,6 +99,9 @@ struct bh {
 	void *event_handle;          /* event's state, owned by its setter */
 	void *events_pending;        /* events queued until their change
 	                                commits (quarantine.h) */
+	void *flowlog;               /* the daemon's flow log (flowlog.h),
+	                                owned by its service; NULL outside
+	                                the daemon */
 };
 
 /*

@@ -34,6 +34,13 @@
 #define COMPILE_TABLE "bulkhead"          /* netdev table name */
 #define COMPILE_FLOW_MAX 65536            /* elements per flow set */
 #define COMPILE_NFLOG_GROUP 100           /* `log` rules send here */
+/* The flow log's kernel rate limits (compile.c "The flow log"), per rule
+ * and per verdict chain: the first packets of new allowed flows, and
+ * dropped or rejected packets. */
+#define COMPILE_LOG_RATE_NEW 1000
+#define COMPILE_LOG_BURST_NEW 200
+#define COMPILE_LOG_RATE_DROP 100
+#define COMPILE_LOG_BURST_DROP 50
 
 /* What a set is for: tells the enforcer how to treat it on apply. */
 enum cset_kind {

@@ -20,6 +20,8 @@
 #include "bulkhead.h"
 #include "cmd.h"
 
+struct flowlog_opts;
+
 #define DAEMON_GROUP_PREFIX "bulkhead-"
 
 struct daemon_opts {
@@ -31,6 +33,8 @@ struct daemon_opts {
 	int foreground;            /* stay attached, log to standard error */
 	const char *group_prefix;  /* role groups PREFIXadmin, PREFIXoperator,
 	                              PREFIXviewer; NULL: DAEMON_GROUP_PREFIX */
+	const struct flowlog_opts *flow;  /* the flow log's settings
+	                              (flowlog.h); NULL: the defaults */
 };
 
 /* ---- the daemon's parts ---------------------------------------------------
@@ -47,6 +51,7 @@ struct daemon_env {
 	struct loop *loop;      /* register fds and timers here (loop.h) */
 	struct virt *virt;      /* the libvirt provider; NULL without one */
 	int foreground;
+	const struct flowlog_opts *flow;   /* daemon_opts.flow */
 };
 
 struct daemon_service {

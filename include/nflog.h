@@ -32,7 +32,8 @@ struct nflog_pkt {
 	                              0x86dd IPv6 */
 	const uint8_t *hwaddr;     /* the source MAC, NULL when not given */
 	size_t hwaddr_len;
-	const uint8_t *payload;    /* from the network header on (IP, ARP) */
+	const uint8_t *payload;    /* from the network header on (IP, ARP),
+	                              in both netdev hooks */
 	size_t len;                /* bytes copied (at most the snap length) */
 	int64_t time_ms;           /* realtime ms: the kernel's stamp, else
 	                              the time it was read */

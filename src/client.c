@@ -162,6 +162,9 @@ struct client {
 	char note[PATH_MAX + 128];
 	char note_out[PATH_MAX + 128];
 	int require_daemon;        /* client_opts.require_daemon */
+	int interrupted;           /* a STATE went out to end the request
+	                              (^C in the shell): its answer follows
+	                              DONE and is dropped */
 };
 
 /* The store the client would open itself when one was named (--db,
@@ -233,8 +236,22 @@ static int read_frame(struct client *c, struct frame *fr, char *err,
 			return 0;
 		}
 		n = read(c->fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
+			/* The shell's ^C (the only signal that interrupts a
+			 * read here): any request ends a `monitor flows` on
+			 * the daemon, which then sends DONE; a request that
+			 * was running anyway just gets an extra answer. */
+			if (!c->interrupted) {
+				struct strbuf req = STRBUF_INIT;
+
+				client_frame_put(&req, CLIENT_STATE, 0, NULL,
+				                 NULL);
+				if (write_all(c->fd, req.s, req.len) == 0)
+					c->interrupted = 1;
+				sb_free(&req);
+			}
 			continue;
+		}
 		if (n <= 0) {
 			snprintf(err, errlen, "%s", n < 0 ? strerror(errno)
 			         : "the connection was closed");
@@ -567,8 +584,19 @@ static int replies(struct client *c, client_emit_fn *emit, void *ctx,
 			free(t);
 			break;
 		}
-		case CLIENT_DONE:
-			return fr.n && fr.len[0] == 1 && fr.f[0][0] == '0' ? 0 : 1;
+		case CLIENT_DONE: {
+			int st = fr.n && fr.len[0] == 1 && fr.f[0][0] == '0' ?
+			         0 : 1;
+
+			if (c->interrupted) {
+				c->interrupted = 0;
+				if (read_frame(c, &fr, why, sizeof why) < 0) {
+					cut_off(c, why, err, errlen);
+					return -1;
+				}
+			}
+			return st;
+		}
 		case CLIENT_REFUSED:
 			client_field(&fr, 0, err, errlen);
 			disconnect(c);

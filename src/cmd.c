@@ -28,6 +28,7 @@
 
 #include "cmd.h"
 #include "address.h"
+#include "flowlog.h"
 #include "json.h"
 #include "lab.h"
 #include "engine.h"
@@ -183,6 +184,9 @@ static int run_show_history(struct ctx *c);
 static int run_show_audit(struct ctx *c);
 static int run_show_flows(struct ctx *c);
 static int run_show_counters(struct ctx *c);
+static int run_monitor_flows(struct ctx *c);
+static int since_parse(struct ctx *c, const char *s, int64_t *ms);
+static int run_suggest_rules(struct ctx *c);
 static int run_show_ruleset(struct ctx *c);
 static int run_show_status(struct ctx *c);
 static int run_explain(struct ctx *c);
@@ -758,14 +762,64 @@ static const struct command commands[] = {
 	  "rule hit counters",
 	  "Shows how many packets and bytes each rule has matched since it "
 	  "was first loaded, then the default action's, the spoof guard's and "
-	  "each NIC's drops.  Read from the kernel: needs root.",
-	  "show counters" },
+	  "each NIC's drops, with the rate and last hit the daemon measured.  "
+	  "With 'unused', the enabled rules never hit (or, with 'since', not "
+	  "hit since then).  Read from the kernel: needs root.",
+	  "show counters unused since 30d",
+	  .opts = {
+		{ .kw = "unused", .help = "only rules without hits" },
+		{ .kw = "since", .meta = "WHEN", .kind = K_WORD,
+		  .help = "with unused: no hit since a duration back (30d) or "
+		          "a date" },
+	  } },
 	{ .head = "show flows", G_SHOW, 0, run_show_flows,
-	  "live allowed flows",
-	  "Shows the flows the kernel remembers as allowed, per NIC, with the "
-	  "time left before they expire.  A flow between two managed NICs is "
-	  "listed once for each.  Read from the kernel: needs root.",
-	  "show flows" },
+	  "the flow log",
+	  "Shows the flow log the daemon keeps: new allowed flows and dropped "
+	  "packets, oldest first, with workload, NIC, rule and verdict.  "
+	  "'active' shows instead the flows the kernel remembers as allowed "
+	  "now; 'history' the hourly totals in the store.",
+	  "show flows workload web1 denied last 20",
+	  .opts = {
+		{ .kw = "workload", .meta = "WORKLOAD", .kind = K_NAME,
+		  .names = NAME_WORKLOAD, .noun = "workload",
+		  .help = "only flows of this workload (either end)" },
+		{ .kw = "denied", .help = "only dropped and rejected packets" },
+		{ .kw = "last", .meta = "N", .kind = K_NUMBER, .noun = "count",
+		  .help = "the newest N records" },
+		{ .kw = "after", .meta = "SEQ", .kind = K_NUMBER,
+		  .noun = "sequence number",
+		  .help = "only records newer than this one (for pollers)" },
+		{ .kw = "active", .excl = "history",
+		  .help = "the kernel's live allowed flows instead" },
+		{ .kw = "history", .excl = "active",
+		  .help = "the stored hourly totals instead" },
+		{ .kw = "since", .meta = "WHEN", .kind = K_WORD,
+		  .help = "with history: from a duration back (24h) or a date" },
+	  } },
+	{ .head = "monitor flows", G_SHOW, 0, run_monitor_flows,
+	  "follow the flow log live",
+	  "Prints flow records as the daemon logs them, until interrupted "
+	  "(Ctrl-C).  Needs the daemon.",
+	  "monitor flows denied",
+	  .opts = {
+		{ .kw = "workload", .meta = "WORKLOAD", .kind = K_NAME,
+		  .names = NAME_WORKLOAD, .noun = "workload",
+		  .help = "only flows of this workload (either end)" },
+		{ .kw = "denied", .help = "only dropped and rejected packets" },
+	  } },
+	{ .head = "suggest rules", G_SHOW, 0, run_suggest_rules,
+	  "allow rules for the observed traffic",
+	  "Proposes group-to-group allow rules that would cover the traffic "
+	  "the default action dropped, or monitor rules saw, in the flow "
+	  "history, as commands to review and commit.",
+	  "suggest rules since 24h group web",
+	  .opts = {
+		{ .kw = "since", .meta = "WHEN", .kind = K_WORD,
+		  .help = "from a duration back (default 24h) or a date" },
+		{ .kw = "group", .meta = "GROUP", .kind = K_NAME,
+		  .names = NAME_GROUP, .noun = "group",
+		  .help = "only traffic from or to this group" },
+	  } },
 	{ .head = "show ruleset", G_SHOW, 0, run_show_ruleset,
 	  "the nftables ruleset",
 	  "Shows the nftables ruleset that enforces the running config over "
@@ -2698,6 +2752,12 @@ static int run_show_ruleset(struct ctx *c)
 
 static int run_show_counters(struct ctx *c)
 {
+	int64_t since = 0;
+
+	if (S(c, "since") && since_parse(c, S(c, "since"), &since) < 0)
+		return -1;
+	if (F(c, "unused"))
+		return flowlog_show_unused(c->bh, c->o, since, c->out);
 	return show_counters(c->bh, c->o, c->out);
 }
 
@@ -2799,9 +2859,55 @@ static int run_show_audit(struct ctx *c)
 	return show_audit(c->bh, c->o, &f, c->out);
 }
 
+/* The flow log's filters from a command's clauses. */
+static void flow_filter_get(struct ctx *c, struct flow_filter *f, int all)
+{
+	memset(f, 0, sizeof *f);
+	f->workload = S(c, "workload");
+	f->denied = F(c, "denied");
+	if (!all)
+		return;      /* monitor flows: no last, no after */
+	f->last = (size_t)(N(c, "last") > 1000000 ? 1000000 : N(c, "last"));
+	f->after = (uint64_t)N(c, "after");
+}
+
 static int run_show_flows(struct ctx *c)
 {
-	return show_flows(c->bh, c->o, c->out);
+	struct flow_filter f;
+	int64_t since = util_now_ms() - 24 * 3600 * 1000LL;
+
+	if (F(c, "active"))
+		return show_flows(c->bh, c->o, c->out);
+	if (F(c, "history")) {
+		if (S(c, "since") && since_parse(c, S(c, "since"), &since) < 0)
+			return -1;
+		return flowlog_show_history(c->bh, c->o, since, c->out);
+	}
+	flow_filter_get(c, &f, 1);
+	return flowlog_show(c->bh, c->o, &f, c->out);
+}
+
+static int run_monitor_flows(struct ctx *c)
+{
+	struct flow_filter f;
+
+	if (!c->bh->flowlog)
+		return bh_error(c->bh, "monitor flows: the flow log is kept by "
+		                "the daemon, and none with a flow log serves "
+		                "this store: start 'bulkhead daemon' as root");
+	flow_filter_get(c, &f, 0);
+	if (!c->o->json)
+		sb_add(c->out, "monitoring flows (Ctrl-C to stop)\n");
+	return flowlog_watch_request(c->bh->flowlog, c->o->json, &f);
+}
+
+static int run_suggest_rules(struct ctx *c)
+{
+	int64_t since = util_now_ms() - 24 * 3600 * 1000LL;
+
+	if (S(c, "since") && since_parse(c, S(c, "since"), &since) < 0)
+		return -1;
+	return flowlog_suggest(c->bh, c->o, since, S(c, "group"), c->out);
 }
 
 /* ---- handlers: the lab -------------------------------------------------- */

@@ -612,8 +612,14 @@ static int emit_rule(struct cc *c, const struct rule *r, int dir, int f,
 		}
 		if (*frags.v[k])
 			sb_addf(&sb, "%s ", frags.v[k]);
-		sb_addf(&sb, "counter name \"rule_%" PRId64 "\"%s goto %s",
-		        r->id, logbuf, verdict);
+		if (r->log)
+			sb_addf(&sb, "counter name \"rule_%" PRId64 "\"%s goto %s",
+			        r->id, logbuf, verdict);
+		else
+			sb_addf(&sb, "counter name \"rule_%" PRId64 "\" goto "
+			        "log_%" PRId64 "%s", r->id, r->id,
+			        r->action == ACTION_REJECT && dir == 1 &&
+			        r->id != c->o.refuse_rule ? "_egress" : "");
 		add_line(ch, r->id, "%s", sb_str(&sb));
 		sb_free(&sb);
 	}
@@ -834,6 +840,15 @@ static void established(struct cc *c, struct cchain *ch, int dir, int f)
  *                    NIC's flow entries as it quarantines, so the flows
  *                    left are the remediation's own.
  */
+/* The flow log's record of a packet the quarantine drops (rate-limited
+ * like every drop's). */
+static void quarantine_log(struct cc *c, struct cchain *ch)
+{
+	add_line(ch, 0, "limit rate %d/second burst %d packets log prefix "
+	         "\"bh:quarantine:drop \" group %d", COMPILE_LOG_RATE_DROP,
+	         COMPILE_LOG_BURST_DROP, c->o.log_group);
+}
+
 static int quarantine_chains(struct cc *c)
 {
 	struct strv g = STRV_INIT, sv = STRV_INIT;
@@ -849,6 +864,7 @@ static int quarantine_chains(struct cc *c)
 		est = add_chain(c->rs, name, f ? NULL :
 		                "quarantine: remediation flows toward the workload");
 		established(c, est, 1, f);
+		quarantine_log(c, est);
 		add_line(est, 0, "counter name \"quarantine\" goto egress_drop");
 		snprintf(name, sizeof name, "ingress_quarantine%c", fc);
 		add_chain(c->rs, name, f ? NULL :
@@ -892,12 +908,89 @@ static int quarantine_chains(struct cc *c)
 			strv_free(&names);
 			strv_free(&frags);
 		}
+		quarantine_log(c, in);
 		add_line(in, 0, "counter name \"quarantine\" goto ingress_drop");
+		quarantine_log(c, out);
 		add_line(out, 0, "counter name \"quarantine\" goto egress_drop");
 	}
 	strv_free(&g);
 	strv_free(&sv);
 	return rc;
+}
+
+/*
+ * The flow log.  A rule line cannot both rate-limit its log and keep its
+ * verdict (`limit` ends the line when over the rate), so each rule without
+ * `log` sends its matches through a chain of its own, log_ID: a
+ * rate-limited log statement, then the rule's verdict, picked by family
+ * and direction as the rule line would have (`ether type ip`: only IPv4
+ * and IPv6 frames reach the rules, the dispatch saw to that; `oif 0`:
+ * hook ingress).  One chain a rule, whatever its lines, keeps the cost to
+ * the kernel's load down.  Only packets that reach the rules pass there
+ * (an established flow is accepted before), so for an allow rule that is
+ * the first packet of each new flow; for drop and reject rules, every
+ * dropped packet, which is why both are limited in the kernel, per rule.
+ * The prefix "bh:ID:ACTION " names the rule; the default and the spoof
+ * guard log as "bh:default:ACTION " and "bh:spoof:drop ".  Rules with
+ * `log` keep their own unlimited log statement, with the same prefix.
+ * The chains are made before the rule chains (add_chain() moves the
+ * array; callees come first).
+ */
+static void log_chain(struct cc *c, const struct rule *r, int egress)
+{
+	char name[48];
+	struct cchain *ch;
+	int mon = policy_rule_monitored(c->cfg, r);
+
+	snprintf(name, sizeof name, "log_%" PRId64 "%s", r->id,
+	         egress ? "_egress" : "");
+	ch = add_chain(c->rs, name, NULL);
+	add_line(ch, 0, "limit rate %d/second burst %d packets log prefix "
+	         "\"bh:%" PRId64 ":%s \" group %d",
+	         r->action == ACTION_ALLOW ? COMPILE_LOG_RATE_NEW
+	                                   : COMPILE_LOG_RATE_DROP,
+	         r->action == ACTION_ALLOW ? COMPILE_LOG_BURST_NEW
+	                                   : COMPILE_LOG_BURST_DROP,
+	         r->id, mon ? "monitor" : policy_action_name(r->action),
+	         c->o.log_group);
+	/* monitor mode: logged as what it would drop, then allowed (also
+	 * in hook egress: an allow is no reject) */
+	switch (mon ? ACTION_ALLOW : r->action) {
+	case ACTION_ALLOW:
+		add_line(ch, 0, "ether type ip goto both_allow4");
+		add_line(ch, 0, "goto both_allow6");
+		break;
+	case ACTION_REJECT:
+		/* The kernel refuses reject in any chain a hook egress can
+		 * reach, whatever guards it: log_ID for hook ingress,
+		 * log_ID_egress (a drop) for hook egress. */
+		if (egress) {
+			add_line(ch, 0, "goto egress_drop");
+			break;
+		}
+		add_line(ch, 0, "ether type ip goto ingress_reject4");
+		add_line(ch, 0, "goto ingress_reject6");
+		break;
+	default:
+		add_line(ch, 0, "goto both_drop");
+		break;
+	}
+}
+
+static int flow_log_chains(struct cc *c)
+{
+	const struct config *cfg = c->cfg;
+
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct rule *r = &cfg->rules[i];
+
+		if (!r->enabled || r->log)
+			continue;
+		log_chain(c, r, 0);
+		if (r->action == ACTION_REJECT)
+			log_chain(c, r, 1);
+	}
+	return 0;
 }
 
 /*
@@ -922,6 +1015,8 @@ static int rule_chains(struct cc *c)
 			return fail(c, "rule %" PRId64 ": unknown section %d",
 			            r->id, r->section);
 	}
+	if (flow_log_chains(c) != 0)
+		return -1;
 	/* shared runs first: callees before their callers */
 	for (int f = 0; f < 2; f++)
 		for (int s = 0; s < SECTION_COUNT; s++) {
@@ -1054,14 +1149,22 @@ static void family_chain(struct cc *c, int dir, int f)
 	else
 		snprintf(sec, sizeof sec, "%s_drop", D);
 	defv = sec;
-	if (c->cfg->settings.default_action == ACTION_DROP &&
-	    c->cfg->settings.default_monitor)
-		/* a monitored default drop: counted, logged, allowed */
-		add_line(ch, 0, "counter name \"default\" log prefix "
-		         "\"bh:default:monitor \" group %d goto %s",
-		         c->o.log_group, defv);
-	else
-		add_line(ch, 0, "counter name \"default\" goto %s", defv);
+	{
+		/* a monitored default drop logs as "monitor" (and passes:
+		 * defv is the allow chain), under the drops' rate limit */
+		int mon = c->cfg->settings.default_action == ACTION_DROP &&
+		          c->cfg->settings.default_monitor;
+		int allow = c->cfg->settings.default_action == ACTION_ALLOW;
+
+		add_line(ch, 0, "limit rate %d/second burst %d packets log "
+		         "prefix \"bh:default:%s \" group %d",
+		         allow ? COMPILE_LOG_RATE_NEW : COMPILE_LOG_RATE_DROP,
+		         allow ? COMPILE_LOG_BURST_NEW : COMPILE_LOG_BURST_DROP,
+		         mon ? "monitor" :
+		         policy_action_name(c->cfg->settings.default_action),
+		         c->o.log_group);
+	}
+	add_line(ch, 0, "counter name \"default\" goto %s", defv);
 }
 
 /* ---- sets from the inventory and the policy ------------------------------ */
@@ -1420,6 +1523,10 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 			add_line(ch, 0, "drop");
 		}
 		ch = add_chain(out, "spoof", "spoof guard drops");
+		add_line(ch, 0, "limit rate %d/second burst %d packets log "
+		         "prefix \"bh:spoof:drop \" group %d",
+		         COMPILE_LOG_RATE_DROP, COMPILE_LOG_BURST_DROP,
+		         c.o.log_group);
 		add_line(ch, 0, "counter name \"spoof\" goto ingress_drop");
 		for (int d = 0; d < 2; d++)
 			for (int f = 0; f < 2; f++)

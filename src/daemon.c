@@ -62,6 +62,7 @@
 #include "safeops.h"
 #include "quarantine.h"
 #include "util.h"
+#include "flowlog.h"
 
 #define CONN_MAX 128
 #define VIRT_FDS 32
@@ -83,6 +84,8 @@ struct conn {
 	int role;               /* enum role */
 	int greeted;            /* HELLO answered */
 	int closing;            /* close once out is sent */
+	int watching;           /* `monitor flows`: records stream out
+	                           until the next request or the close */
 	char user[64];          /* bh->user while serving it */
 	char client[64];        /* bh->client while serving it */
 	char ssh[128];          /* bh->ssh while serving it: the peer's
@@ -127,6 +130,7 @@ static const struct daemon_service services[] = {
 	{ "playbooks", playbook_service_start, playbook_service_stop, NULL },
 	{ "quarantine", quarantine_svc_start, quarantine_svc_stop,
 	  quarantine_svc_resync },
+	{ "flowlog", flowlog_start, flowlog_stop, flowlog_resync },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -259,6 +263,7 @@ static int role_needed(struct daemon *d, const struct token *t, size_t n,
 		snprintf(head, len, "%s", verb);
 	if (strcmp(verb, "show") == 0 || strcmp(verb, "help") == 0 ||
 	    strcmp(verb, "explain") == 0 ||
+	    strcmp(verb, "monitor") == 0 || strcmp(verb, "suggest") == 0 ||
 	    !strv_contains(&d->verbs, verb))
 		return ROLE_VIEWER;
 	if ((strcmp(verb, "add") == 0 || strcmp(verb, "delete") == 0) &&
@@ -539,6 +544,35 @@ static void flags_parse(const char *flags, struct cmd_opts *o)
 	}
 }
 
+/* A `monitor flows` record for @ctx (a conn): refused while more than
+ * CHUNK_MAX waits unsent, so a slow watcher misses records rather than
+ * growing the daemon. */
+static int watch_emit(void *ctx, const char *text)
+{
+	struct conn *c = ctx;
+
+	if (c->out.len - c->out_off > CHUNK_MAX)
+		return -1;
+	conn_emit(c, 1, text);
+	return 0;
+}
+
+/* After a request that succeeded: a `monitor flows` in it makes the
+ * connection a watcher (no DONE until the watch ends).  1 when it did. */
+static int watch_start(struct daemon *d, struct conn *c, int rc)
+{
+	if (!d->bh->flowlog)
+		return 0;
+	if (!flowlog_watch_take(d->bh->flowlog, watch_emit, c))
+		return 0;
+	if (rc) {
+		flowlog_watch_drop(d->bh->flowlog, c);
+		return 0;
+	}
+	c->watching = 1;
+	return 1;
+}
+
 static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 {
 	struct cmd_opts o = { 0 };
@@ -548,6 +582,8 @@ static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 	int rc;
 
 	flags_parse(client_field(fr, 0, flags, sizeof flags), &o);
+	if (d->bh->flowlog)
+		flowlog_watch_cancel(d->bh->flowlog);
 	rc = role_check(d, c, line);
 	if (rc == 0)
 		rc = cmd_exec(d->bh, &o, line, &out);
@@ -558,7 +594,8 @@ static void do_exec(struct daemon *d, struct conn *c, const struct frame *fr)
 		cmd_format_error(d->bh, &o, NULL, &out);
 		conn_emit(c, o.json ? 1 : 2, sb_str(&out));
 	}
-	done(c, rc < 0);
+	if (!watch_start(d, c, rc < 0))
+		done(c, rc < 0);
 	sb_free(&out);
 	free(line);
 }
@@ -572,13 +609,16 @@ static void do_batch(struct daemon *d, struct conn *c, const struct frame *fr)
 	int rc;
 
 	flags_parse(client_field(fr, 0, flags, sizeof flags), &o);
+	if (d->bh->flowlog)
+		flowlog_watch_cancel(d->bh->flowlog);
 	rc = batch_run_io(d->bh, &o, fr->n > 2 ? fr->f[2] : "",
 	                  fr->n > 2 ? fr->len[2] : 0, *name ? name : NULL, &io);
 	/* Tags the batch wrote into domains go back when it was undone.
 	 * Both tag hooks (ours, engine_open's) keep a provider there. */
 	if (d->bh->tag_handle)
 		virt_tag_settle(d->bh->tag_handle);
-	done(c, rc);
+	if (!watch_start(d, c, rc))
+		done(c, rc);
 	free(name);
 }
 
@@ -635,6 +675,13 @@ static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 			       "daemon socket");
 		return;
 	}
+	/* any request ends a watch first */
+	if (c->watching) {
+		if (d->bh->flowlog)
+			flowlog_watch_drop(d->bh->flowlog, c);
+		c->watching = 0;
+		done(c, 0);
+	}
 	act_as(d, c->user, c->client);
 	snprintf(d->bh->ssh, sizeof d->bh->ssh, "%s", c->ssh);
 	switch (fr->type) {
@@ -668,6 +715,8 @@ static void conn_close(struct daemon *d, size_t i)
 {
 	struct conn *c = d->conns[i];
 
+	if (c->watching && d->bh && d->bh->flowlog)
+		flowlog_watch_drop(d->bh->flowlog, c);
 	close(c->fd);
 	sb_free(&c->in);
 	sb_free(&c->out);
@@ -1068,7 +1117,8 @@ static void quiet_stdio(struct daemon *d)
 
 static void services_start(struct daemon *d)
 {
-	struct daemon_env env = { d->bh, d->loop, d->virt, d->o->foreground };
+	struct daemon_env env = { d->bh, d->loop, d->virt, d->o->foreground,
+	                          d->o->flow };
 	char err[BH_ERR_MAX];
 
 	for (size_t i = 0; services[i].name; i++) {
@@ -1261,8 +1311,11 @@ int daemon_run(const struct daemon_opts *o, char *err, size_t errlen)
 		return 1;
 	if (!o->foreground) {
 		rc = detach(&d, err, errlen);
-		if (rc <= 0)
+		if (rc <= 0) {
+			/* the parent: the child has its own copy */
+			loop_free(d.loop);
 			return rc < 0 ? 1 : 0;
+		}
 	}
 	if (pidfile_lock(&d, err, errlen) || signals(&d, err, errlen) ||
 	    engine(&d, err, errlen) || listen_socket(&d, err, errlen))

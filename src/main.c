@@ -30,6 +30,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "daemon.h"
+#include "flowlog.h"
 #include "hook.h"
 #include "json.h"
 #include "safeops.h"
@@ -80,6 +81,10 @@ static void help(void)
 	      "    --foreground           stay attached, log to standard error\n"
 	      "    --libvirt URI          (default qemu:///system)\n"
 	      "    --no-libvirt           no libvirt provider\n"
+	      "    --flow-ring N          flow records kept in memory (4096)\n"
+	      "    --flow-retention TIME  hourly flow history kept (30d)\n"
+	      "    --flow-json PATH|syslog  each flow record as a JSON line\n"
+	      "    --counter-interval TIME  counter sampling (10s)\n"
 	      "    --group-prefix PREFIX  role groups PREFIXadmin, PREFIXoperator,\n"
 	      "                           PREFIXviewer (default " DAEMON_GROUP_PREFIX ")\n"
 	      "  ssh-command    an authorized_keys forced command: runs\n"
@@ -133,11 +138,18 @@ static int daemon_main(int argc, char **argv, const char *db,
 		{ "libvirt", required_argument, NULL, 'L' },
 		{ "no-libvirt", no_argument, NULL, 'N' },
 		{ "group-prefix", required_argument, NULL, 'G' },
+		{ "flow-ring", required_argument, NULL, 'r' },
+		{ "flow-retention", required_argument, NULL, 'R' },
+		{ "flow-json", required_argument, NULL, 'j' },
+		{ "counter-interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts d = { 0 };
+	struct flowlog_opts fo = { 0 };
 	char err[BH_ERR_MAX];
+	int64_t secs;
+	char *end;
 	int c, rc;
 
 	d.db = db;
@@ -164,6 +176,30 @@ static int daemon_main(int argc, char **argv, const char *db,
 		case 'G':
 			d.group_prefix = optarg;
 			break;
+		case 'r':
+			fo.ring = (size_t)strtoull(optarg, &end, 10);
+			if (*end || !fo.ring || fo.ring > 10000000)
+				return usage_error("daemon: --flow-ring: \"%s\" "
+				                   "is not a count of records "
+				                   "(1 to 10000000)", optarg);
+			break;
+		case 'R':
+		case 'i':
+			if (util_duration_parse(optarg, &secs, NULL, 0) < 0 ||
+			    secs <= 0)
+				return usage_error(c == 'R' ?
+				                   "daemon: --flow-retention: \"%s\" "
+				                   "is not a duration (2h, 30d)" :
+				                   "daemon: --counter-interval: \"%s\" "
+				                   "is not a duration (10s, 1m)", optarg);
+			if (c == 'R')
+				fo.retention = secs;
+			else
+				fo.sample = secs;
+			break;
+		case 'j':
+			fo.json = optarg;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -180,6 +216,7 @@ static int daemon_main(int argc, char **argv, const char *db,
 	if (d.libvirt_uri && d.no_libvirt)
 		return usage_error("daemon: give --libvirt or --no-libvirt%s",
 		                   ", not both");
+	d.flow = &fo;
 	rc = daemon_run(&d, err, sizeof err);
 	if (rc)
 		fprintf(stderr, "bulkhead: daemon: %s\n", err);

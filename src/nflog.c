@@ -23,6 +23,7 @@
 #include <endian.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
@@ -212,6 +213,7 @@ static int msg_cb(const struct nlmsghdr *h, void *data)
 	struct parse p;
 	struct nflog_pkt pkt;
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(h);
+	int hook = -1;
 
 	if ((h->nlmsg_type & 0xff) != NFULNL_MSG_PACKET ||
 	    (h->nlmsg_type >> 8) != NFNL_SUBSYS_ULOG)
@@ -231,6 +233,7 @@ static int msg_cb(const struct nlmsghdr *h, void *data)
 		const struct nfulnl_msg_packet_hdr *ph =
 			mnl_attr_get_payload(p.tb[NFULA_PACKET_HDR]);
 		pkt.ethertype = ntohs(ph->hw_protocol);
+		hook = ph->hook;
 	}
 	if (p.tb[NFULA_IFINDEX_INDEV] &&
 	    mnl_attr_get_payload_len(p.tb[NFULA_IFINDEX_INDEV]) >= 4)
@@ -254,6 +257,20 @@ static int msg_cb(const struct nlmsghdr *h, void *data)
 	if (p.tb[NFULA_PAYLOAD]) {
 		pkt.payload = mnl_attr_get_payload(p.tb[NFULA_PAYLOAD]);
 		pkt.len = mnl_attr_get_payload_len(p.tb[NFULA_PAYLOAD]);
+	}
+	/* In the netdev egress hook the device's link header is already in
+	 * front of the packet, and the kernel copies from there (ingress
+	 * has pulled it): take it off, so the payload always starts at the
+	 * network header, and take the sender's MAC from it. */
+	if (g->nfgen_family == NFPROTO_NETDEV && hook == NF_NETDEV_EGRESS &&
+	    pkt.len >= 14 &&
+	    (pkt.payload[12] << 8 | pkt.payload[13]) == pkt.ethertype) {
+		if (!pkt.hwaddr) {
+			pkt.hwaddr = pkt.payload + 6;
+			pkt.hwaddr_len = 6;
+		}
+		pkt.payload += 14;
+		pkt.len -= 14;
 	}
 	if (p.tb[NFULA_TIMESTAMP] &&
 	    mnl_attr_get_payload_len(p.tb[NFULA_TIMESTAMP]) >=

@@ -430,7 +430,12 @@ int shell_run_client(struct client *c, const struct cmd_opts *o)
 		history_remember(&sh, s);
 		history_sync(&sh);
 		history_save(&sh);
+		interrupted = 0;
 		client_exec(c, o, s, emit, &sh);
+		/* ^C ended a command that streams (monitor flows): the
+		 * prompt goes on a line of its own */
+		if (interrupted)
+			fputc('\n', stdout);
 		fflush(stdout);
 	}
 	if (!is_exit(sb_str(&line)))

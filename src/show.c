@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flowlog.h"
 #include "json.h"
 #include "policy.h"
 #include "quarantine.h"
@@ -969,10 +970,11 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
                   struct strbuf *out)
 {
 	static const char *const head[] = { "COUNTER", "RULE", "SECTION",
-		"ACTION", "PACKETS", "BYTES" };
+		"ACTION", "PACKETS", "BYTES", "RATE", "LAST HIT" };
 	struct nft_counter *c = NULL;
 	struct config cfg;
-	size_t n = 0;
+	size_t n = 0, nh = 0;
+	int64_t *hr = NULL, *ht = NULL;
 	struct table t;
 	struct json j;
 
@@ -985,15 +987,23 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		policy_config_free(&cfg);
 		return -1;
 	}
+	/* the last hits the daemon recorded, for what it cannot say now */
+	if (store_rule_hit_all(bh, &hr, &ht, &nh) < 0) {
+		free(c);
+		policy_config_free(&cfg);
+		return -1;
+	}
 	if (o->json) {
 		json_init(&j, out);
 		json_obj_begin(&j);
 		json_key(&j, "counters");
 		json_arr_begin(&j);
 	} else {
-		table_init(&t, head, 6);
+		table_init(&t, head, 8);
 	}
 	for (size_t i = 0; i < n; i++) {
+		double pps = 0;
+		int64_t last = 0;
 		const struct rule *r = c[i].rule_id ?
 			policy_config_rule(&cfg, c[i].rule_id) : NULL;
 		const char *sec = r ? policy_section_name(r->section) : NULL;
@@ -1007,6 +1017,13 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		if (!o->json && mon)
 			act = r && r->action == ACTION_REJECT ? "reject,monitor"
 			                                      : "drop,monitor";
+		/* rate and last hit: the daemon's samples; in-process, the
+		 * last hit it recorded for rules */
+		if (!bh->flowlog ||
+		    flowlog_counter_stat(bh->flowlog, c[i].name, &pps, &last))
+			if (c[i].rule_id)
+				last = flowlog_hit_find(hr, ht, nh,
+				                        c[i].rule_id);
 		if (o->json) {
 			json_obj_begin(&j);
 			json_kstr(&j, "name", c[i].name);
@@ -1020,6 +1037,15 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 			json_kstr(&j, "action", act);
 			json_kint(&j, "packets", (int64_t)c[i].packets);
 			json_kint(&j, "bytes", (int64_t)c[i].bytes);
+			json_key(&j, "rate_pps");
+			/* a number with a fraction: json.h has none */
+			sb_addf(out, "%.1f", pps);
+			j.after_key = 0;
+			json_key(&j, "last_hit_ms");
+			if (last)
+				json_int(&j, last);
+			else
+				json_null(&j);
 			json_obj_end(&j);
 			continue;
 		}
@@ -1032,6 +1058,15 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		table_add(&t, act);
 		table_addf(&t, "%llu", (unsigned long long)c[i].packets);
 		table_addf(&t, "%llu", (unsigned long long)c[i].bytes);
+		table_addf(&t, "%.1f/s", pps);
+		if (last) {
+			char tb[64];
+
+			util_time_format(last, tb, sizeof tb);
+			table_add(&t, tb);
+		} else {
+			table_add(&t, NULL);
+		}
 	}
 	if (o->json) {
 		json_arr_end(&j);
@@ -1044,6 +1079,8 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 		sb_add(out, "no counters: nothing is loaded yet ('commit' "
 		       "loads the running config)\n");
 	}
+	free(hr);
+	free(ht);
 	free(c);
 	policy_config_free(&cfg);
 	return 0;

@@ -58,7 +58,15 @@ proc lab_create {n args} {
   for {set i 1} {$i <= $n} {incr i} {
     set ns [lab_ns $lab w$i]
     exec ip netns add $ns
-    exec ip -n $hv link add w$i type veth peer name eth0 netns $ns
+    # Another process adding or deleting namespaces at the same moment
+    # can make the kernel refuse the fresh one ("Peer netns reference
+    # is invalid"); it takes it a moment later.
+    for {set try 0} {1} {incr try} {
+      if {![catch {exec ip -n $hv link add w$i type veth peer name eth0 \
+                       netns $ns} err] || $try >= 5} break
+      after 100
+    }
+    if {$try >= 5} { error $err }
     exec ip -n $hv link set w$i master br0 up
     exec ip -n $ns link set lo up
     if {[lsearch $args -nomac] < 0} {

@@ -46,6 +46,9 @@
 #     (8 bytes a bucket, 1.33-2.67 buckets an element) may come from the
 #     page allocator rather than a slab and are not in the figure: the
 #     JSON gives them as an estimate beside it.
+#  5. the flow log: test/bench/flowlog.sh (new flows and drops through
+#     the kernel rate limits, the daemon's records per second with a
+#     `monitor flows` client, its memory with a full ring).
 set -u
 
 say() { printf '%s\n' "$*" >&2; }
@@ -463,3 +466,7 @@ cat > "$OUT" <<EOF
 }
 EOF
 say "bench: wrote $OUT"
+
+# ---- 5: the flow log (its own script: build/bench-flowlog.json) -----------
+BENCH_QUICK=$QUICK sh "$TOP/test/bench/flowlog.sh" ||
+	say "bench: the flow log part failed (see above)"
