@@ -583,6 +583,9 @@ static const struct {
 	{ "bh_name",         bh_name_cmd },
 };
 
+/* src/tcltui.c: the TUI's JSON reader for the tests. */
+void tcltui_register(Tcl_Interp *interp);
+
 static int
 app_init(Tcl_Interp *interp)
 {
@@ -595,6 +598,8 @@ app_init(Tcl_Interp *interp)
 		                     NULL, NULL);
 	/* The libvirt provider's commands live beside it, in tclvirt.c. */
 	tclvirt_register(interp);
+	/* The TUI's modules' commands, in tcltui.c. */
+	tcltui_register(interp);
 	return TCL_OK;
 }
 
