@@ -118,6 +118,8 @@ struct top {
 	int action_sent;
 	char msg[512];            /* the footer's message */
 	int msg_error;
+	int msg_conn;             /* it is about the connection: cleared
+	                             when the daemon answers again */
 	/* the dialog / detail / filter input */
 	char confirm_cmd[256], confirm_text[256];
 	struct strv detail;
@@ -291,6 +293,7 @@ static void set_msg(struct top *t, int error, const char *fmt, ...)
 	vsnprintf(t->msg, sizeof t->msg, fmt, ap);
 	va_end(ap);
 	t->msg_error = error;
+	t->msg_conn = 0;
 }
 
 /* ---- the view: filter and sort ------------------------------------------- */
@@ -714,16 +717,20 @@ static void flow_add_live(struct top *t, const struct jsonr *f, int64_t now)
 {
 	struct pane *p = &t->p[P_FLOWS];
 	const char *wl = jsonr_kstr(f, "workload");
+	const char *proto = jsonr_kstr(f, "proto");
+	/* ICMP has no ports: its "local port" is the echo id */
+	int icmp = proto && !strncmp(proto, "icmp", 4);
 	char key[320], src[96], dst[96], when[32];
 	struct row *r;
 
-	endpoint(jsonr_kstr(f, "local"), jsonr_kint(f, "local_port", -1), src,
-	         sizeof src);
-	endpoint(jsonr_kstr(f, "remote"), jsonr_kint(f, "remote_port", -1),
-	         dst, sizeof dst);
-	snprintf(key, sizeof key, "%s %s %s %s", jsonr_kstr(f, "nic") ?
-	         jsonr_kstr(f, "nic") : "", jsonr_kstr(f, "proto") ?
-	         jsonr_kstr(f, "proto") : "", src, dst);
+	endpoint(jsonr_kstr(f, "local"), icmp ? -1 :
+	         jsonr_kint(f, "local_port", -1), src, sizeof src);
+	endpoint(jsonr_kstr(f, "remote"), icmp ? -1 :
+	         jsonr_kint(f, "remote_port", -1), dst, sizeof dst);
+	snprintf(key, sizeof key, "%s %s %s %s %" PRId64,
+	         jsonr_kstr(f, "nic") ? jsonr_kstr(f, "nic") : "",
+	         proto ? proto : "", src, dst,
+	         jsonr_kint(f, "local_port", 0));
 	clock_text(now, when, sizeof when);
 	r = pane_add(p, key);
 	cell(r, 0, "live", 0);
@@ -878,6 +885,7 @@ static void take(struct top *t)
 		switch (t->step) {
 		case S_STATE:
 			set_msg(t, 1, "%s", msg);
+			t->msg_conn = 1;
 			break;
 		case S_WL:
 			snprintf(t->p[P_WL].note, sizeof t->p[P_WL].note, "%s", msg);
@@ -902,7 +910,7 @@ static void take(struct top *t)
 	}
 	if (t->step == S_STATE) {
 		t->revision = strtoll(sb_str(&out), NULL, 10);
-		if (t->msg_error && strstr(t->msg, "daemon"))
+		if (t->msg_conn)
 			t->msg[0] = '\0';
 		t->step++;
 		goto done;
@@ -1168,8 +1176,8 @@ static void draw_footer(struct top *t)
 		return;
 	}
 	attrset(A_DIM);
-	put(y, 0, COLS, "q quit  Tab pane  / filter  s sort  p pause  "
-	    "Enter detail  Q/R quarantine  h help", 0);
+	put(y, 0, COLS, "q:quit Tab:pane /:filter s:sort p:pause "
+	    "Enter:detail Q/R:quarantine h:help", 0);
 	attrset(A_NORMAL);
 }
 
