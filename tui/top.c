@@ -404,8 +404,21 @@ static void load_workloads(struct top *t, const struct jsonr *doc)
 				    !strcmp(g->items[k].s, "quarantine"))
 					quar = 1;
 		}
-		for (size_t k = 0; nics && k < nics->n; k++)
-			join(jsonr_get(&nics->items[k], "addresses"), ",", &addrs);
+		/* the first address and how many more: the detail has all */
+		{
+			struct strbuf all = STRBUF_INIT;
+			size_t more = 0;
+
+			for (size_t k = 0; nics && k < nics->n; k++)
+				join(jsonr_get(&nics->items[k], "addresses"), ",",
+				     &all);
+			for (const char *c = sb_str(&all); *c; c++)
+				more += *c == ',';
+			sb_addn(&addrs, sb_str(&all), strcspn(sb_str(&all), ","));
+			if (more)
+				sb_addf(&addrs, " +%zu", more);
+			sb_free(&all);
+		}
 		r = pane_add(p, name);
 		cell(r, 0, name, 0);
 		cell(r, 1, jsonr_kstr(w, "kind"), 0);
