@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1485,6 +1486,28 @@ static void key(struct top *t, int ch)
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/* ^C, a kill or a hang-up end the loop so that endwin() gives the
+ * terminal back as it was. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static void catch_stops(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: poll() returns at once */
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 static void init_pane(struct pane *p, const char *title, const struct col *c,
                       int n, int sortcol, int desc)
 {
@@ -1542,6 +1565,7 @@ int top_run(const struct top_opts *o, char *err, size_t errlen)
 		top_free(&t);
 		return 1;
 	}
+	catch_stops();
 	cbreak();
 	noecho();
 	nonl();
@@ -1557,7 +1581,7 @@ int top_run(const struct top_opts *o, char *err, size_t errlen)
 		t.color = 1;
 	}
 
-	while (!t.quit) {
+	while (!t.quit && !stop_signal) {
 		struct pollfd pf[2];
 		int64_t now = util_now_ms(), wait;
 		int nfd = 1, ch;
