@@ -53,12 +53,12 @@ int nflog_fd(const struct nflog *n);
 /*
  * Read every packet waiting (without blocking) and call @fn for each.
  * Returns how many packets were delivered, or -1 with @err set on a
- * socket error.  Packets the kernel dropped because the socket's buffer
- * was full are counted in nflog_lost().
+ * socket error.  Records the kernel dropped because the socket's buffer
+ * was full are counted in nflog_lost() (from gaps in their numbers).
  */
 int nflog_read(struct nflog *n, nflog_fn *fn, void *arg, char *err,
                size_t errlen);
-/* Packets lost to a full socket buffer since the open (ENOBUFS seen). */
+/* Records lost to a full socket buffer since the open. */
 uint64_t nflog_lost(const struct nflog *n);
 
 #endif
