@@ -81,7 +81,7 @@ static const struct col rule_cols[] = {
 };
 static const struct col flow_cols[] = {
 	{ "TIME", 8, 1, 0 }, { "VERDICT", 7, 0, 0 }, { "DIR", 3, 0, 0 },
-	{ "WORKLOAD", 9, 0, 0 }, { "PROTO", 5, 0, 0 }, { "SOURCE", 0, 0, 0 },
+	{ "WORKLOAD", 8, 0, 0 }, { "PROTO", 6, 0, 0 }, { "SOURCE", 0, 0, 0 },
 	{ "DESTINATION", 0, 0, 0 }, { "RULE", 4, 1, 1 },
 };
 
