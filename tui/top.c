@@ -128,7 +128,7 @@ struct top {
 	char input[64];
 };
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static void row_free(struct row *r)
 {
@@ -297,7 +297,7 @@ static void set_msg(struct top *t, int error, const char *fmt, ...)
 	t->msg_conn = 0;
 }
 
-/* ---- the view: filter and sort ------------------------------------------- */
+/* ---- the view: filter and sort ------------------------------------------ */
 
 static const struct pane *sort_pane;
 
@@ -369,7 +369,7 @@ static void pane_select(struct pane *p, long delta)
 	snprintf(p->selkey, sizeof p->selkey, "%s", r ? r->key : "");
 }
 
-/* ---- reading the answers -------------------------------------------------- */
+/* ---- reading the answers ------------------------------------------------- */
 
 static void load_workloads(struct top *t, const struct jsonr *doc)
 {
@@ -805,7 +805,7 @@ static void load_flows(struct top *t, const struct jsonr *doc)
 	pane_view(p);
 }
 
-/* ---- the refresh cycle ---------------------------------------------------- */
+/* ---- the refresh cycle --------------------------------------------------- */
 
 static void step_line(struct top *t, int step, char *line, size_t len)
 {
@@ -965,7 +965,7 @@ done:
 	sb_free(&err);
 }
 
-/* ---- drawing -------------------------------------------------------------- */
+/* ---- drawing ------------------------------------------------------------- */
 
 static attr_t tone_attr(const struct top *t, int tone)
 {
@@ -1029,13 +1029,12 @@ static void draw_pane(struct top *t, int idx)
 
 	if (p->h < 2)
 		return;
-	snprintf(title, sizeof title, " %s%s (%zu%s%zu)  sort %s%s%s%s%s",
-	         focused ? "> " : "", p->title, p->nview,
-	         p->filter[0] ? "/" : "", p->filter[0] ? p->n : (size_t)0,
-	         p->cols[p->sortcol].name, p->desc ? " desc" : "",
-	         p->filter[0] ? "  filter \"" : "", p->filter,
-	         p->filter[0] ? "\"" : "");
-	if (!p->filter[0])
+	if (p->filter[0])
+		snprintf(title, sizeof title, " %s%s (%zu/%zu)  sort %s%s  "
+		         "filter \"%s\"", focused ? "> " : "", p->title,
+		         p->nview, p->n, p->cols[p->sortcol].name,
+		         p->desc ? " desc" : "", p->filter);
+	else
 		snprintf(title, sizeof title, " %s%s (%zu)  sort %s%s",
 		         focused ? "> " : "", p->title, p->nview,
 		         p->cols[p->sortcol].name, p->desc ? " desc" : "");
@@ -1063,18 +1062,13 @@ static void draw_pane(struct top *t, int idx)
 	}
 	attrset(A_NORMAL);
 	rows = p->h - 2;
-	if (p->note[0] && (!p->nview || idx != P_RULES)) {
-		/* an error or why it is empty, over the rows */
-		if (!p->nview) {
-			put(p->y + 2, 1, COLS - 1, p->note, 0);
-			return;
-		}
-		rows--;
-		attrset(A_DIM);
-		put(p->y + p->h - 1, 1, COLS - 1, p->note, 0);
-		attrset(A_NORMAL);
+	/* an error, or why the pane is empty: alone, or on its last line
+	 * under the rows it still has from before */
+	if (p->note[0] && !p->nview) {
+		put(p->y + 2, 1, COLS - 1, p->note, 0);
+		return;
 	}
-	if (p->note[0] && p->nview && idx == P_RULES) {
+	if (p->note[0]) {
 		rows--;
 		attrset(A_DIM);
 		put(p->y + p->h - 1, 1, COLS - 1, p->note, 0);
@@ -1274,7 +1268,7 @@ static void draw(struct top *t)
 	doupdate();
 }
 
-/* ---- keys ----------------------------------------------------------------- */
+/* ---- keys ---------------------------------------------------------------- */
 
 static void open_detail(struct top *t)
 {
@@ -1484,7 +1478,7 @@ static void key(struct top *t, int ch)
 	}
 }
 
-/* ---- the loop ------------------------------------------------------------- */
+/* ---- the loop ------------------------------------------------------------ */
 
 /* ^C, a kill or a hang-up end the loop so that endwin() gives the
  * terminal back as it was. */
