@@ -360,6 +360,13 @@ int top_conn_send(struct top_conn *c, int kind, const char *line)
 		return 0;
 	}
 	c->pending = xstrdup(line ? line : "");
+	/* Nothing may arrive between requests: a socket that reads as
+	 * ready now is a daemon that went away since the last answer. */
+	if (c->state == C_READY) {
+		struct pollfd p = { c->fd, POLLIN, 0 };
+		if (poll(&p, 1, 0) != 0)
+			disconnect(c);
+	}
 	if (c->state == C_DOWN && start_connect(c, err, sizeof err) < 0) {
 		finish(c, -1, err);
 		return 0;
