@@ -18,6 +18,7 @@
 #include <curses.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -476,7 +477,9 @@ static struct hist *hist_of(struct top *t, const char *name)
 }
 
 /* A counter's packets, rate and last hit: the daemon's figures when it
- * sends them, else from the previous sample. */
+ * sends them, else from the previous sample.  The rate is smoothed over
+ * about 5 s, as top's load figures are: a rule hit once a second reads
+ * about 1/s rather than jumping between 0 and 2. */
 static void counter_figures(struct top *t, const struct jsonr *c,
                             int64_t now, double *rate, int64_t *last)
 {
@@ -484,12 +487,18 @@ static void counter_figures(struct top *t, const struct jsonr *c,
 	int64_t packets = jsonr_kint(c, "packets", 0);
 	struct hist *h = hist_of(t, name ? name : "?");
 
-	if (h->at && now > h->at && packets >= h->packets) {
-		if (now - h->at >= 200)
-			h->rate = (double)(packets - h->packets) * 1000.0 /
-			          (double)(now - h->at);
-		if (packets > h->packets)
-			h->last_hit = now;
+	if (h->at && now - h->at >= 200) {
+		if (packets >= h->packets) {
+			double dt = (double)(now - h->at) / 1000.0;
+			double inst = (double)(packets - h->packets) / dt;
+			double a = 1.0 - exp(-dt / 5.0);
+
+			h->rate += a * (inst - h->rate);
+			if (packets > h->packets)
+				h->last_hit = now;
+		} else {
+			h->rate = 0;          /* reset by a reload */
+		}
 	}
 	if (!h->at || now - h->at >= 200) {
 		h->packets = packets;
