@@ -580,6 +580,42 @@ static void rule_detail(struct top *t, struct row *r, const struct jsonr *rule,
 	sb_free(&sb);
 }
 
+/* 1 for a per-NIC drop counter (nic_NAME_drop_in, nic_NAME_drop_out). */
+static int nic_counter(const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(name, "nic_", 4) &&
+	       ((n > 12 && !strcmp(name + n - 8, "_drop_in")) ||
+	        (n > 13 && !strcmp(name + n - 9, "_drop_out")));
+}
+
+#define NIC_TOP 12
+
+struct nic_top {
+	char name[64];
+	int64_t packets;
+};
+
+/* Keep the NIC_TOP counters with the most packets, most first. */
+static void nic_top_add(struct nic_top *top, size_t *n, const char *name,
+                        int64_t packets)
+{
+	size_t i = *n < NIC_TOP ? (*n)++ : NIC_TOP;
+
+	if (i == NIC_TOP) {
+		if (packets <= top[NIC_TOP - 1].packets)
+			return;
+		i = NIC_TOP - 1;
+	}
+	while (i > 0 && top[i - 1].packets < packets) {
+		top[i] = top[i - 1];
+		i--;
+	}
+	snprintf(top[i].name, sizeof top[i].name, "%s", name);
+	top[i].packets = packets;
+}
+
 /* The rules pane from the last `show rules` and `show counters`. */
 static void load_rules(struct top *t)
 {
@@ -588,6 +624,10 @@ static void load_rules(struct top *t)
 	const struct jsonr *ctrs = jsonr_get(t->ctrs_doc, "counters");
 	int64_t now = util_now_ms();
 	char buf[64], when[32];
+	struct nic_top nic_top[NIC_TOP];
+	size_t nic_n = 0, nic_ntop = 0;
+	int64_t nic_packets = 0, nic_last = 0;
+	double nic_rate = 0;
 
 	pane_clear(p);
 	for (size_t i = 0; rules && i < rules->n; i++) {
@@ -639,25 +679,70 @@ static void load_rules(struct top *t)
 		const struct jsonr *c = &ctrs->items[k];
 		const char *name = jsonr_kstr(c, "name");
 		int64_t packets = jsonr_kint(c, "packets", 0), last;
+		const char *action;
 		double rate;
 		struct row *r;
 
 		if (!name || jsonr_kint(c, "rule", 0) > 0)
 			continue;
 		counter_figures(t, c, now, &rate, &last);
+		if (nic_counter(name)) {
+			/* one row for all NICs' drops: a host has hundreds */
+			nic_packets += packets;
+			nic_rate += rate;
+			if (last > nic_last)
+				nic_last = last;
+			nic_n++;
+			if (packets)
+				nic_top_add(nic_top, &nic_ntop, name, packets);
+			continue;
+		}
 		r = pane_add(p, name);
 		cell(r, 0, "-", 1e18);
 		cell(r, 1, jsonr_kstr(c, "section") ? jsonr_kstr(c, "section")
 		     : "-", 0);
-		cell(r, 2, jsonr_kstr(c, "action"), 0);
+		/* the default's action is the config's; the spoof guard
+		 * drops */
+		action = jsonr_kstr(c, "action");
+		if (!action && !strcmp(name, "default"))
+			action = jsonr_kstr(t->rules_doc, "default");
+		if (!action && !strcmp(name, "spoof"))
+			action = "drop";
+		cell(r, 2, action, 0);
 		human(packets, buf, sizeof buf);
 		cell(r, 3, buf, (double)packets);
 		cellf(r, 4, rate, "%.1f", rate);
 		age(last, now, when, sizeof when);
 		cell(r, 5, when, last ? (double)(now - last) : 1e18);
 		cellf(r, 6, 0, "counter %s", name);
-		r->tone = tone_of(jsonr_kstr(c, "action"));
+		r->tone = tone_of(action);
 		rule_detail(t, r, NULL, c, rate, last);
+	}
+	if (nic_n) {
+		struct strbuf d = STRBUF_INIT;
+		struct row *r = pane_add(p, "nic drops");
+
+		cell(r, 0, "-", 1e18);
+		cell(r, 1, "-", 0);
+		cell(r, 2, "drop", 0);
+		human(nic_packets, buf, sizeof buf);
+		cell(r, 3, buf, (double)nic_packets);
+		cellf(r, 4, nic_rate, "%.1f", nic_rate);
+		age(nic_last, now, when, sizeof when);
+		cell(r, 5, when, nic_last ? (double)(now - nic_last) : 1e18);
+		cellf(r, 6, 0, "drops of %zu NIC counters", nic_n);
+		r->tone = TONE_DROP;
+		sb_addf(&d, "drops per NIC (counters nic_NAME_drop_in/out)\n\n");
+		sb_addf(&d, "counters:   %zu\npackets:    %" PRId64 "\n"
+		        "rate:       %.1f packets/s\n", nic_n, nic_packets,
+		        nic_rate);
+		if (nic_ntop)
+			sb_add(&d, "\nmost drops:\n");
+		for (size_t i = 0; i < nic_ntop; i++)
+			sb_addf(&d, "  %-28s %" PRId64 "\n", nic_top[i].name,
+			        nic_top[i].packets);
+		r->detail = xstrdup(sb_str(&d));
+		sb_free(&d);
 	}
 	if (!p->n && !p->note[0])
 		snprintf(p->note, sizeof p->note, "no rules");
@@ -1148,6 +1233,9 @@ static void draw_header(struct top *t)
 	char buf[512], now[32], where[300];
 	int64_t ms = util_now_ms(), since = top_conn_since(t->conn);
 	const char *role = top_conn_role(t->conn);
+	const struct jsonr *rules = jsonr_get(t->rules_doc, "rules");
+	/* rules of the config, not the rows (counters of no rule too) */
+	size_t nrules = rules && rules->type == JSONR_ARR ? rules->n : 0;
 	int n;
 
 	clock_text(ms, now, sizeof now);
@@ -1161,7 +1249,7 @@ static void draw_header(struct top *t)
 	 * end, and the clock goes before the state does */
 	n = snprintf(buf, sizeof buf, "bulkhead top  %s  rev %" PRId64
 	             "  wl %zu  rules %zu  flows %zu  %.4gs%s",
-	             where, t->revision, t->p[P_WL].n, t->p[P_RULES].n,
+	             where, t->revision, t->p[P_WL].n, nrules,
 	             t->p[P_FLOWS].n, t->interval_ms / 1000.0,
 	             t->paused ? "  PAUSED" : "");
 	if (since && ms - since > 2000)
