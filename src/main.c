@@ -8,7 +8,8 @@
  *   bulkhead [--db PATH] daemon [--socket PATH] [--pidfile PATH]
  *            [--foreground] [--libvirt URI | --no-libvirt]
  *            [--group-prefix PREFIX]
- *   bulkhead [--db PATH] top                           (a later issue)
+ *   bulkhead [--db PATH] [--socket PATH] top [--interval SECONDS]
+ *            [--no-color]
  *
  * The shell and batch mode reach the engine through a client (client.h):
  * the daemon when one serves the store, else in-process.
@@ -34,6 +35,7 @@
 #include "hook.h"
 #include "json.h"
 #include "safeops.h"
+#include "top.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -46,7 +48,8 @@ static void usage(FILE *f)
 	      "                [--libvirt URI | --no-libvirt] "
 	      "[--group-prefix PREFIX]\n"
 	      "       bulkhead [--db PATH] [--socket PATH] ssh-command\n"
-	      "       bulkhead [--db PATH] top\n"
+	      "       bulkhead [--db PATH] [--socket PATH] top "
+	      "[--interval SECONDS] [--no-color]\n"
 	      "       bulkhead --help | --version\n", f);
 }
 
@@ -90,7 +93,10 @@ static void help(void)
 	      "  ssh-command    an authorized_keys forced command: runs\n"
 	      "                 $SSH_ORIGINAL_COMMAND (show, help, add/delete tag,\n"
 	      "                 quarantine, release) through the daemon, in JSON\n"
-	      "  top            live flows and counters (not in this build yet)\n"
+	      "  top            live TUI: workloads, rule hits, the flow log;\n"
+	      "                 h in it lists the keys.  Options after it:\n"
+	      "    --interval SECONDS     between refreshes (default 1)\n"
+	      "    --no-color             monochrome (also $NO_COLOR)\n"
 	      "\n"
 	      "When a daemon serves the store, the shell and batch mode run their\n"
 	      "commands through it; otherwise in-process.  Batch mode stops at the\n"
@@ -223,6 +229,59 @@ static int daemon_main(int argc, char **argv, const char *db,
 	return rc;
 }
 
+/* `bulkhead top ...`: argv[0] is "top". */
+static int top_main(int argc, char **argv, const char *db, const char *socket)
+{
+	static const struct option longopts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "no-color", no_argument, NULL, 'n' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct top_opts to = { 0 };
+	char err[BH_ERR_MAX], *end;
+	double secs;
+	int c, rc;
+
+	to.db = db;
+	to.socket = socket;
+	optind = 0;      /* glibc: start a fresh scan of the new argv */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			secs = strtod(optarg, &end);
+			if (end == optarg || *end || !(secs >= 0.1 && secs <= 3600))
+				return usage_error("top: --interval \"%s\": give "
+				                   "seconds from 0.1 to 3600", optarg);
+			to.interval_ms = (int)(secs * 1000 + 0.5);
+			break;
+		case 'n':
+			to.no_color = 1;
+			break;
+		case 's':
+			to.socket = optarg;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case ':':
+			return usage_error("top: option \"%s\" needs an "
+			                   "argument", argv[optind - 1]);
+		default:
+			return usage_error("top: unknown option \"%s\"",
+			                   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("top: unexpected \"%s\"", argv[optind]);
+	rc = top_run(&to, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "bulkhead: %s\n", err);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -308,9 +367,10 @@ int main(int argc, char **argv)
 			return hook_main(argc - optind, argv + optind, db, stdin,
 			                 stderr);
 		if (strcmp(mode, "top") == 0) {
-			fprintf(stderr, "bulkhead: '%s' is not available in this "
-			        "build yet\n", mode);
-			return 2;
+			if (commands || file || o.json)
+				return usage_error("top: -c, -f and --json are "
+				                   "for the shell%s", "");
+			return top_main(argc - optind, argv + optind, db, socket);
 		}
 		if (commands || file)
 			return usage_error("unexpected \"%s\" after the commands",

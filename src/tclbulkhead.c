@@ -645,6 +645,9 @@ static const struct {
 	{ "bh_name",         bh_name_cmd },
 };
 
+/* src/tcltui.c: the TUI's JSON reader for the tests. */
+void tcltui_register(Tcl_Interp *interp);
+
 static int
 app_init(Tcl_Interp *interp)
 {
@@ -658,6 +661,8 @@ app_init(Tcl_Interp *interp)
 	/* The libvirt provider's commands live beside it, in tclvirt.c. */
 	tclvirt_register(interp);
 	tcladdress_register(interp);    /* tcladdress.c */
+	/* The TUI's modules' commands, in tcltui.c. */
+	tcltui_register(interp);
 	return TCL_OK;
 }
 
