@@ -2883,6 +2883,18 @@ static int run_show_flows(struct ctx *c)
 			return -1;
 		return flowlog_show_history(c->bh, c->o, since, c->out);
 	}
+	/* No daemon keeps a flow log here: a plain `show flows` as root
+	 * still answers, with what the kernel knows (the live flows), and
+	 * says where the log is.  Filters only the log can answer stay an
+	 * error that says so. */
+	if (!c->bh->flowlog && c->bh->enforcer && !S(c, "workload") &&
+	    !F(c, "denied") && !N(c, "last") && !N(c, "after")) {
+		if (!c->o->json)
+			sb_add(c->out, "(no flow log: it is kept by 'bulkhead "
+			       "daemon'; these are the kernel's live flows, as "
+			       "'show flows active' lists them)\n");
+		return show_flows(c->bh, c->o, c->out);
+	}
 	flow_filter_get(c, &f, 1);
 	return flowlog_show(c->bh, c->o, &f, c->out);
 }
