@@ -11,7 +11,8 @@
 # Two namespace workloads on a bridge in a "hypervisor" namespace, the
 # policy "ga may reach gb on udp 9000,20000-59999, default drop", a
 # `bulkhead daemon` in the foreground there (--flow-ring RING) and a
-# `monitor flows` client attached to it for the whole run.
+# `monitor flows` client and `bulkhead top` (in a detached tmux terminal)
+# attached to it for the whole run.
 #  A. new flows through the policy: one UDP datagram to each of N ports
 #     (N new allowed flows, logged on both NICs), then as many to a port
 #     no rule allows (N drops): how many records the daemon got, how many
@@ -40,7 +41,9 @@ export BULKHEAD_USER=bench
 PFX=bhx-benchfl-$$
 TMP=$(mktemp -d /tmp/bhbenchfl.XXXXXX) || die "mktemp failed"
 PIDS=""
+TOPSESS=""
 cleanup() {
+	[ -n "$TOPSESS" ] && tmux kill-session -t "$TOPSESS" 2>/dev/null
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for ns in "$PFX-hv" "$PFX-a" "$PFX-b"; do
 		ip netns del "$ns" 2>/dev/null
@@ -121,6 +124,15 @@ num() { [ -n "$1" ] && echo "$1" || echo 0; }
 bhc -c 'monitor flows' > "$TMP/monitor.out" 2>&1 &
 MPID=$!
 PIDS="$PIDS $MPID"
+# and `bulkhead top`, as an admin watches it, in a detached 80x24 tmux
+# terminal (its flows pane polls 'show flows after SEQ' every second)
+TOPCLIENT="no"
+if command -v tmux >/dev/null 2>&1; then
+	TOPSESS=$PFX-top
+	tmux new-session -d -s "$TOPSESS" -x 80 -y 24 \
+		"ip netns exec $HV $BULKHEAD --db $DB --socket $SOCK top" &&
+		TOPCLIENT="yes" || TOPSESS=""
+fi
 sleep 0.5
 
 # ---- A: new flows and drops through the policy ----------------------------
@@ -177,13 +189,19 @@ B_MONRATE=$(awk -v n="$B_MON" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')
 
 RSS1=$(rss)
 RING_FILL=$(bhc -c 'show flows' | wc -l)
+# top still drawing after the flood: its screen has its header
+TOPALIVE="no"
+if [ -n "$TOPSESS" ] &&
+   tmux capture-pane -p -t "$TOPSESS" 2>/dev/null | grep -q 'bulkhead top'; then
+	TOPALIVE="yes"
+fi
 kill "$MPID" 2>/dev/null
 kill "$DPID" 2>/dev/null
 wait "$DPID" 2>/dev/null
 
 cat <<EOF
 
-Flow log (daemon with a 'monitor flows' client attached; ring of $RING records$([ "$QUICK" = 1 ] && echo "; QUICK run, not for quoting")):
+Flow log (daemon with a 'monitor flows' client and 'bulkhead top' ($TOPCLIENT; still drawing after: $TOPALIVE) attached; ring of $RING records$([ "$QUICK" = 1 ] && echo "; QUICK run, not for quoting")):
   new flows: $N sent in $A_SECS s ($A_RATE/s), $A_EVENTS records due (both NICs):
       $A_GOT taken, $A_LOST lost in nflog, $A_LIMITED held back by the kernel's rate limit
   drops:     $N sent (default drop): $D_GOT taken, $D_LOST lost in nflog, $D_LIMITED held back by the kernel's rate limit
@@ -198,6 +216,8 @@ cat > "$OUT" <<EOF
 {
   "quick": $([ "$QUICK" = 1 ] && echo true || echo false),
   "ring": $RING,
+  "top_attached": $([ "$TOPCLIENT" = yes ] && echo true || echo false),
+  "top_alive_after": $([ "$TOPALIVE" = yes ] && echo true || echo false),
   "new_flows": {"sent": $N, "seconds": $A_SECS, "per_second": $A_RATE, "records_due": $A_EVENTS,
                 "taken": $A_GOT, "nflog_lost": $A_LOST, "rate_limited": $A_LIMITED},
   "drops": {"sent": $N, "taken": $D_GOT, "nflog_lost": $D_LOST, "rate_limited": $D_LIMITED},
