@@ -55,6 +55,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "libvirt.h"
+#include "links.h"
 #include "loop.h"
 #include "policy.h"
 #include "util.h"
@@ -117,6 +118,8 @@ struct daemon {
 /* The daemon's parts with fds or timers of their own (daemon.h); a NULL
  * name ends the table. */
 static const struct daemon_service services[] = {
+	{ "links", links_service_start, links_service_stop,
+	  links_service_resync },
 	{ NULL, NULL, NULL, NULL },
 };
 
