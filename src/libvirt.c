@@ -65,6 +65,7 @@
  *   through bh->tag_write: `add tag` on a VM writes the domain, the sync
  *   that follows writes the store, and nothing comes back around.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -82,6 +83,119 @@
 #include "policy.h"
 #include "store.h"
 #include "util.h"
+
+/* ---- libvirt, loaded on first use -------------------------------------------
+ * The binary does not link libvirt: libvirt.so and its dependencies
+ * (gnutls, curl, krb5, ICU, glib...) cost about 9 ms of dynamic loading at
+ * every process start, and most starts never use it: above all the qemu
+ * hook, which libvirtd waits for at every domain start and which only
+ * parses the XML on its standard input.  virt_new() loads it (dlopen) and
+ * resolves the functions this file calls; the macros below send every call
+ * through that table, so the code reads as plain libvirt.
+ */
+static struct {
+	__typeof__(virConnectClose) *virConnectClose;
+	__typeof__(virConnectDomainEventDeregisterAny) *virConnectDomainEventDeregisterAny;
+	__typeof__(virConnectDomainEventRegisterAny) *virConnectDomainEventRegisterAny;
+	__typeof__(virConnectListAllDomains) *virConnectListAllDomains;
+	__typeof__(virConnectOpen) *virConnectOpen;
+	__typeof__(virConnectRegisterCloseCallback) *virConnectRegisterCloseCallback;
+	__typeof__(virConnectSetKeepAlive) *virConnectSetKeepAlive;
+	__typeof__(virConnectUnregisterCloseCallback) *virConnectUnregisterCloseCallback;
+	__typeof__(virDomainFree) *virDomainFree;
+	__typeof__(virDomainGetName) *virDomainGetName;
+	__typeof__(virDomainGetState) *virDomainGetState;
+	__typeof__(virDomainGetUUIDString) *virDomainGetUUIDString;
+	__typeof__(virDomainGetXMLDesc) *virDomainGetXMLDesc;
+	__typeof__(virDomainInterfaceAddresses) *virDomainInterfaceAddresses;
+	__typeof__(virDomainInterfaceFree) *virDomainInterfaceFree;
+	__typeof__(virDomainIsActive) *virDomainIsActive;
+	__typeof__(virDomainIsPersistent) *virDomainIsPersistent;
+	__typeof__(virDomainLookupByName) *virDomainLookupByName;
+	__typeof__(virDomainLookupByUUIDString) *virDomainLookupByUUIDString;
+	__typeof__(virDomainSetMetadata) *virDomainSetMetadata;
+	__typeof__(virEventRegisterImpl) *virEventRegisterImpl;
+	__typeof__(virGetLastErrorCode) *virGetLastErrorCode;
+	__typeof__(virGetLastErrorMessage) *virGetLastErrorMessage;
+	__typeof__(virInitialize) *virInitialize;
+	__typeof__(virSetErrorFunc) *virSetErrorFunc;
+} vl;
+static char vl_err[256];
+static int vl_loaded;
+
+/* 0, or -1 with the reason in vl_err (libvirt missing or too old). */
+static int vl_load(void)
+{
+	void *h = dlopen("libvirt.so.0", RTLD_NOW | RTLD_GLOBAL);
+	const char *miss = NULL;
+
+	if (!h) {
+		snprintf(vl_err, sizeof vl_err, "libvirt is not installed "
+		         "(%s): apt-get install libvirt0", dlerror());
+		return -1;
+	}
+#define VL_SYM(f) \
+	if (!miss && !(*(void **)&vl.f = dlsym(h, #f))) \
+		miss = #f;
+	VL_SYM(virConnectClose)
+	VL_SYM(virConnectDomainEventDeregisterAny)
+	VL_SYM(virConnectDomainEventRegisterAny)
+	VL_SYM(virConnectListAllDomains)
+	VL_SYM(virConnectOpen)
+	VL_SYM(virConnectRegisterCloseCallback)
+	VL_SYM(virConnectSetKeepAlive)
+	VL_SYM(virConnectUnregisterCloseCallback)
+	VL_SYM(virDomainFree)
+	VL_SYM(virDomainGetName)
+	VL_SYM(virDomainGetState)
+	VL_SYM(virDomainGetUUIDString)
+	VL_SYM(virDomainGetXMLDesc)
+	VL_SYM(virDomainInterfaceAddresses)
+	VL_SYM(virDomainInterfaceFree)
+	VL_SYM(virDomainIsActive)
+	VL_SYM(virDomainIsPersistent)
+	VL_SYM(virDomainLookupByName)
+	VL_SYM(virDomainLookupByUUIDString)
+	VL_SYM(virDomainSetMetadata)
+	VL_SYM(virEventRegisterImpl)
+	VL_SYM(virGetLastErrorCode)
+	VL_SYM(virGetLastErrorMessage)
+	VL_SYM(virInitialize)
+	VL_SYM(virSetErrorFunc)
+#undef VL_SYM
+	if (miss) {
+		snprintf(vl_err, sizeof vl_err, "libvirt.so.0 has no %s: "
+		         "libvirt is too old", miss);
+		return -1;
+	}
+	vl_loaded = 1;
+	return 0;
+}
+#define virConnectClose (vl.virConnectClose)
+#define virConnectDomainEventDeregisterAny (vl.virConnectDomainEventDeregisterAny)
+#define virConnectDomainEventRegisterAny (vl.virConnectDomainEventRegisterAny)
+#define virConnectListAllDomains (vl.virConnectListAllDomains)
+#define virConnectOpen (vl.virConnectOpen)
+#define virConnectRegisterCloseCallback (vl.virConnectRegisterCloseCallback)
+#define virConnectSetKeepAlive (vl.virConnectSetKeepAlive)
+#define virConnectUnregisterCloseCallback (vl.virConnectUnregisterCloseCallback)
+#define virDomainFree (vl.virDomainFree)
+#define virDomainGetName (vl.virDomainGetName)
+#define virDomainGetState (vl.virDomainGetState)
+#define virDomainGetUUIDString (vl.virDomainGetUUIDString)
+#define virDomainGetXMLDesc (vl.virDomainGetXMLDesc)
+#define virDomainInterfaceAddresses (vl.virDomainInterfaceAddresses)
+#define virDomainInterfaceFree (vl.virDomainInterfaceFree)
+#define virDomainIsActive (vl.virDomainIsActive)
+#define virDomainIsPersistent (vl.virDomainIsPersistent)
+#define virDomainLookupByName (vl.virDomainLookupByName)
+#define virDomainLookupByUUIDString (vl.virDomainLookupByUUIDString)
+#define virDomainSetMetadata (vl.virDomainSetMetadata)
+#define virEventRegisterImpl (vl.virEventRegisterImpl)
+#define virGetLastErrorCode (vl.virGetLastErrorCode)
+#define virGetLastErrorMessage (vl.virGetLastErrorMessage)
+#define virInitialize (vl.virInitialize)
+#define virSetErrorFunc (vl.virSetErrorFunc)
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -149,7 +263,11 @@ static int64_t real_us(void)
 /* libvirt's message for the last failure of this thread. */
 static const char *verr(void)
 {
-	const char *m = virGetLastErrorMessage();
+	const char *m;
+
+	if (!vl_loaded)
+		return vl_err;
+	m = virGetLastErrorMessage();
 
 	return m && *m ? m : "unknown libvirt error";
 }
@@ -320,6 +438,10 @@ static void quiet(void *arg, virErrorPtr e)
 
 static void init_libvirt(void)
 {
+	if (vl_load()) {
+		init_rc = -1;
+		return;
+	}
 	init_rc = virInitialize();
 	virSetErrorFunc(NULL, quiet);
 	virEventRegisterImpl(ev_add_handle, ev_update_handle, ev_remove_handle,
