@@ -209,6 +209,13 @@ int store_link_owner(struct bh *bh, const char *ifname, char *workload,
  * (IFNAMSIZ): 1 found, 0 none, -1 error. */
 int store_link_by_index(struct bh *bh, int ifindex, char *ifname,
                         size_t len);
+/*
+ * The inventory's generation: *n moves with every write to the tables
+ * store_inventory_load() reads (triggers, in the writing transaction);
+ * @uid (17 bytes) names the store.  Equal (n, uid) read at two times mean
+ * the same inventory.  (store_link.c)
+ */
+int store_inventory_gen(struct bh *bh, int64_t *n, char *uid, size_t len);
 /* Every NIC's interface name, sorted; rows of nic_link for names no NIC
  * holds any more are deleted first. */
 int store_link_known(struct bh *bh, struct strv *out);

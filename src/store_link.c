@@ -159,3 +159,30 @@ int store_link_known(struct bh *bh, struct strv *out)
 	sqlite3_finalize(st);
 	return 0;
 }
+
+/* ---- the inventory's generation (inventory_gen, sql/0007-links.sql) ---- */
+
+static const char SQL_INVENTORY_GEN[] =
+	"SELECT n, uid FROM inventory_gen WHERE id = 1";
+
+int store_inventory_gen(struct bh *bh, int64_t *n, char *uid, size_t len)
+{
+	sqlite3_stmt *st = prep(bh, SQL_INVENTORY_GEN);
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE) {
+			sqlite3_finalize(st);
+			return bh_error(bh, "store %s: no inventory generation",
+			                bh->db_path);
+		}
+		return fail(bh, st);
+	}
+	*n = sqlite3_column_int64(st, 0);
+	snprintf(uid, len, "%s", text(st, 1));
+	sqlite3_finalize(st);
+	return 0;
+}
