@@ -196,8 +196,9 @@ static void inv_keep(struct bh *bh, struct inv_edit *e, struct inventory *inv)
 	/* as store_inventory_load orders them: a patched workload has its
 	 * NICs in the order discovery gave */
 	for (size_t i = 0; i < inv->n; i++)
-		qsort(inv->w[i].nics, inv->w[i].nnics, sizeof *inv->w[i].nics,
-		      cmp_nic);
+		if (inv->w[i].nnics > 1)
+			qsort(inv->w[i].nics, inv->w[i].nnics,
+			      sizeof *inv->w[i].nics, cmp_nic);
 	kept.bh = bh;
 	kept.db = bh->db;
 	kept.inv = *inv;

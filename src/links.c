@@ -412,15 +412,14 @@ static void link_event(struct links *l, const struct linkmsg *m)
 		now.changed_ms = now_ms();
 		if (links_purge_ifindex(bh, m->ifindex, &removed))
 			daemon_log(LOG_WARNING, "%s", bh->err);
-		if (store_link_put(bh, &now)) {
-			daemon_log(LOG_WARNING, "links: %s", bh->err);
-			return;
-		}
+		/* The audit first: whoever sees the new state sees it. */
 		snprintf(cmd, sizeof cmd, "link %s gone", m->ifname);
 		audit(l, cmd, 1, "workload \"%s\": interface %s (ifindex %d) "
 		      "went away; %d flow-state entries of it removed; its "
 		      "chains stay bound to the name", owner, m->ifname,
 		      m->ifindex, removed);
+		if (store_link_put(bh, &now))
+			daemon_log(LOG_WARNING, "links: %s", bh->err);
 		return;
 	}
 	if (have && old.present && old.ifindex == m->ifindex) {
@@ -450,24 +449,23 @@ static void link_event(struct links *l, const struct linkmsg *m)
 		      bh->err);
 		return;
 	}
-	if (store_link_put(bh, &now)) {
-		daemon_log(LOG_WARNING, "links: %s", bh->err);
-		return;
-	}
 	/* The first sighting of a NIC (a new store, a NIC just added) is
-	 * state, not news. */
-	if (!have || (old.present && !old.ifindex))
-		return;
-	snprintf(cmd, sizeof cmd, "link %s %s", m->ifname,
-	         old.ifindex != m->ifindex ? "rebind" : "up");
-	if (have && old.ifindex && old.ifindex != m->ifindex)
-		audit(l, cmd, 1, "workload \"%s\": interface %s came back as "
-		      "ifindex %d (was %d); %s; %d stale flow-state entries "
-		      "removed", owner, m->ifname, m->ifindex, old.ifindex, how,
-		      removed);
-	else
-		audit(l, cmd, 1, "workload \"%s\": interface %s present as "
-		      "ifindex %d; %s", owner, m->ifname, m->ifindex, how);
+	 * state, not news; otherwise the audit first, as above. */
+	if (have && !(old.present && !old.ifindex)) {
+		snprintf(cmd, sizeof cmd, "link %s %s", m->ifname,
+		         old.ifindex != m->ifindex ? "rebind" : "up");
+		if (old.ifindex && old.ifindex != m->ifindex)
+			audit(l, cmd, 1, "workload \"%s\": interface %s came "
+			      "back as ifindex %d (was %d); %s; %d stale "
+			      "flow-state entries removed", owner, m->ifname,
+			      m->ifindex, old.ifindex, how, removed);
+		else
+			audit(l, cmd, 1, "workload \"%s\": interface %s "
+			      "present as ifindex %d; %s", owner, m->ifname,
+			      m->ifindex, how);
+	}
+	if (store_link_put(bh, &now))
+		daemon_log(LOG_WARNING, "links: %s", bh->err);
 }
 
 /* ---- rtnetlink ------------------------------------------------------------ */
