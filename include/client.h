@@ -119,8 +119,6 @@ struct client_opts {
 	const char *db;       /* --db; NULL: $BULKHEAD_DB or the default */
 	const char *socket;   /* --socket; NULL: $BULKHEAD_SOCKET or the
 	                         defaults; "" or "none": never the daemon */
-	int timeout_ms;       /* > 0: a daemon silent that long is no
-	                         daemon (the hook); 0: wait */
 };
 
 /* Where text goes: @stream 1 standard output, 2 standard error. */
@@ -169,8 +167,7 @@ int client_candidate_state(struct client *c, struct candidate_state *st);
  * Have the daemon run libvirt's qemu hook call @op @sub for the domain
  * XML @xml (hook.h).  0 done (*changed: the store changed), 1 refused or
  * failed (the reason in @err), -1 the daemon could not be reached or did
- * not answer within the client's timeout_ms (5 s when 0) (@err; nothing
- * known: run the call in-process).
+ * not answer within 5 s (@err; nothing known: run the call in-process).
  * Only on a client connected to a daemon.
  */
 int client_hook(struct client *c, const char *op, const char *sub,

@@ -162,7 +162,6 @@ struct client {
 	size_t roff;
 	char note[PATH_MAX + 128];
 	char note_out[PATH_MAX + 128];
-	int timeout_ms;            /* client_opts' */
 };
 
 /* The store the client would open itself when one was named (--db,
@@ -307,13 +306,6 @@ static int try_daemon(struct client *c, const char *path, const char *want,
 		return -1;
 	}
 	c->fd = fd;
-	if (c->timeout_ms > 0) {
-		struct timeval tv = { c->timeout_ms / 1000,
-		                      (c->timeout_ms % 1000) * 1000 };
-
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	}
 	if (!ssh || !*ssh)
 		ssh = getenv("SSH_CONNECTION");
 	first_word(ssh ? ssh : "", sshw, sizeof sshw);
@@ -371,7 +363,6 @@ struct client *client_open(const struct client_opts *co, char *err,
 	int r = 0;
 
 	c->fd = -1;
-	c->timeout_ms = co->timeout_ms;
 	c->db = xstrdup(co->db);
 	c->want = xstrdup(want);
 	if (named) {
@@ -577,8 +568,7 @@ static int replies(struct client *c, client_emit_fn *emit, void *ctx,
 int client_hook(struct client *c, const char *op, const char *sub,
                 const char *xml, char *err, size_t errlen, int *changed)
 {
-	int ms = c->timeout_ms > 0 ? c->timeout_ms : 5000;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = { 5, 0 };
 	struct strbuf msg = STRBUF_INIT;
 	const char *f[3] = { op, sub, xml };
 	struct frame fr;

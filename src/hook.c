@@ -324,9 +324,7 @@ int hook_main(int argc, char **argv, const char *db, FILE *in, FILE *errf)
 	struct workload want;
 	struct bh *bh = NULL, *own = NULL;
 	struct client *c = NULL;
-	/* a daemon busy elsewhere (it may wait on libvirt, which waits on
-	 * this hook) is given up on after 2 s: then the hook does it */
-	struct client_opts co = { db, NULL, 2000 };
+	struct client_opts co = { db, NULL };
 	char err[BH_ERR_MAX];
 	const char *dom, *op, *sub;
 	int start, changed = 0, rc = 1;
@@ -363,15 +361,9 @@ int hook_main(int argc, char **argv, const char *db, FILE *in, FILE *errf)
 	}
 	if (hook_want(sb_str(&xml), start, &want, err, sizeof err))
 		goto out;
-	/* At a start, a daemon serving this store does it with its warm
-	 * engine: it knows the ruleset and the inventory, where a fresh
-	 * process loads and compiles everything (about 40 ms at 1000
-	 * workloads).  Not at a stop: libvirtd then sends the daemon the
-	 * domain's STOPPED event, and the daemon's call back for the
-	 * domain's XML waits for this hook, so the hook would only wait out
-	 * its timeout; and a stop is not in a hurry. */
-	if (!start)
-		co.socket = "none";
+	/* A daemon serving this store does it with its warm engine: it
+	 * knows the ruleset and the inventory, where a fresh process loads
+	 * and compiles everything (about 40 ms at 1000 workloads). */
 	c = client_open(&co, err, sizeof err);
 	if (!c)
 		goto out;
