@@ -33,10 +33,6 @@
  *     COMPLETE line                  -> LIST               (TAB)
  *     HELPNEXT line                  -> TEXT               (`?`)
  *     STATE                          -> STATE              (prompt)
- *     HOOK     op, subop, xml        -> ERR ... DONE       (libvirt's
- *              qemu hook, hook.h: the daemon runs the call with its own
- *              engine; admin only; DONE's second field "1" when the
- *              store changed)
  *   WELCOME: version, daemon pid, store path, user, role.  OUT and ERR
  *   carry text for standard output and standard error, in the order the
  *   in-process engine would have written it; DONE: the exit status ("0"
@@ -69,7 +65,6 @@ enum client_msg {
 	CLIENT_COMPLETE = 'C',
 	CLIENT_HELPNEXT = 'Q',
 	CLIENT_STATE = 'S',
-	CLIENT_HOOK = 'K',
 	CLIENT_WELCOME = 'W',
 	CLIENT_OUT = 'O',
 	CLIENT_ERR = 'E',
@@ -163,15 +158,6 @@ int client_batch(struct client *c, const struct cmd_opts *o,
 int client_complete(struct client *c, const char *line, struct strv *out);
 int client_help_next(struct client *c, const char *line, struct strbuf *out);
 int client_candidate_state(struct client *c, struct candidate_state *st);
-/*
- * Have the daemon run libvirt's qemu hook call @op @sub for the domain
- * XML @xml (hook.h).  0 done (*changed: the store changed), 1 refused or
- * failed (the reason in @err), -1 the daemon could not be reached or did
- * not answer within 5 s (@err; nothing known: run the call in-process).
- * Only on a client connected to a daemon.
- */
-int client_hook(struct client *c, const char *op, const char *sub,
-                const char *xml, char *err, size_t errlen, int *changed);
 /* A note for the user about the connection ("note: reconnected to ..."),
  * or NULL; taking it clears it. */
 const char *client_notice(struct client *c);

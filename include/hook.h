@@ -45,17 +45,6 @@
 int hook_main(int argc, char **argv, const char *db, FILE *in, FILE *errf);
 
 /*
- * The workload a hook call at @start (1: `start begin`, 0: a stop) wants,
- * from the domain XML @xml: as virt_domain_parse gives it, uuid
- * lowercase, state "running" or "shut off" (then without the NICs libvirt
- * names itself).  0, or -1 with @err.  Free @out with
- * policy_workload_free().  (The daemon runs hook calls for the hook
- * process too: client.h CLIENT_HOOK.)
- */
-int hook_want(const char *xml, int start, struct workload *out, char *err,
-              size_t errlen);
-
-/*
  * Bring the libvirt workload @want (as virt_domain_parse gives it, with
  * state set; uuid lowercase) into the store in one transaction and apply
  * the inventory to the kernel through bh->inventory_changed, also when the

@@ -14,7 +14,6 @@
  * replayed: a request cut off by the daemon's death is reported as such.
  */
 #include <errno.h>
-#include <sys/time.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -562,62 +561,6 @@ static int replies(struct client *c, client_emit_fn *emit, void *ctx,
 			cut_off(c, "an unexpected answer", err, errlen);
 			return -1;
 		}
-	}
-}
-
-int client_hook(struct client *c, const char *op, const char *sub,
-                const char *xml, char *err, size_t errlen, int *changed)
-{
-	struct timeval tv = { 5, 0 };
-	struct strbuf msg = STRBUF_INIT;
-	const char *f[3] = { op, sub, xml };
-	struct frame fr;
-	char why[BH_ERR_MAX];
-
-	*changed = 0;
-	if (c->fd < 0 || !alive(c->fd)) {
-		snprintf(err, errlen, "no daemon");
-		return -1;
-	}
-	/* libvirtd waits for the hook: a daemon that hangs (it may itself
-	 * wait on libvirt for this very domain) must not hold the start */
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (request(c, CLIENT_HOOK, 3, f, NULL, err, errlen) < 0)
-		return -1;
-	for (;;) {
-		if (read_frame(c, &fr, why, sizeof why) < 0) {
-			snprintf(err, errlen, "the daemon at %.200s did not "
-			         "answer: %.200s", c->socket, why);
-			disconnect(c);
-			sb_free(&msg);
-			return -1;
-		}
-		if (fr.type == CLIENT_ERR || fr.type == CLIENT_OUT) {
-			sb_addn(&msg, fr.f[0], fr.len[0]);
-			continue;
-		}
-		if (fr.type == CLIENT_DONE) {
-			int ok = fr.n && fr.len[0] == 1 && fr.f[0][0] == '0';
-
-			*changed = fr.n > 1 && fr.len[1] == 1 &&
-			           fr.f[1][0] == '1';
-			if (!ok)
-				snprintf(err, errlen, "%s", msg.len ?
-				         sb_str(&msg) : "the daemon failed");
-			sb_free(&msg);
-			return ok ? 0 : 1;
-		}
-		if (fr.type == CLIENT_REFUSED) {
-			client_field(&fr, 0, err, errlen);
-			disconnect(c);
-			sb_free(&msg);
-			return 1;
-		}
-		snprintf(err, errlen, "the daemon at %.200s gave an unexpected "
-		         "answer", c->socket);
-		disconnect(c);
-		sb_free(&msg);
-		return -1;
 	}
 }
 

@@ -54,7 +54,6 @@
 #include "cmd.h"
 #include "daemon.h"
 #include "engine.h"
-#include "hook.h"
 #include "libvirt.h"
 #include "links.h"
 #include "loop.h"
@@ -597,39 +596,6 @@ static void do_state(struct daemon *d, struct conn *c)
 	send_frame(c, CLIENT_STATE, 4, f, NULL);
 }
 
-/* libvirt's qemu hook call of a hook process (client_hook): the same as
- * hook_main does in-process, with this daemon's warm engine. */
-static void do_hook(struct daemon *d, struct conn *c, const struct frame *fr)
-{
-	char op[32], sub[32];
-	char *xml = field_dup(fr, 2);
-	const char *f[2];
-	struct workload want;
-	int start, changed = 0, rc = -1;
-
-	client_field(fr, 0, op, sizeof op);
-	client_field(fr, 1, sub, sizeof sub);
-	start = strcmp(op, "start") == 0 && strcmp(sub, "begin") == 0;
-	memset(&want, 0, sizeof want);
-	if (c->role != ROLE_ADMIN)
-		bh_error(d->bh, "the libvirt hook needs the admin role");
-	else if (start && !d->bh->enforcer)
-		bh_error(d->bh, "this daemon has no enforcer (not root)");
-	else if (hook_want(xml, start, &want, d->bh->err,
-	                   sizeof d->bh->err) == 0)
-		rc = hook_workload_apply(d->bh, &want, op, &changed);
-	if (rc < 0)
-		conn_emit(c, 2, d->bh->err);
-	dlog(d, rc < 0 ? LOG_WARNING : LOG_INFO, "libvirt hook %s %s %s: %s",
-	     want.name[0] ? want.name : "?", op, sub,
-	     rc < 0 ? d->bh->err : changed ? "done" : "nothing to change");
-	f[0] = rc < 0 ? "1" : "0";
-	f[1] = changed ? "1" : "0";
-	send_frame(c, CLIENT_DONE, 2, f, NULL);
-	policy_workload_free(&want);
-	free(xml);
-}
-
 /* One request, run to the end, as the peer. */
 static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 {
@@ -657,9 +623,6 @@ static void handle(struct daemon *d, struct conn *c, const struct frame *fr)
 		break;
 	case CLIENT_STATE:
 		do_state(d, c);
-		break;
-	case CLIENT_HOOK:
-		do_hook(d, c, fr);
 		break;
 	default:
 		refuse(c, "unknown request");

@@ -46,7 +46,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "client.h"
 #include "engine.h"
 #include "hook.h"
 #include "libvirt.h"
@@ -278,53 +277,12 @@ static void log_line(const char *dom, const char *op, const char *sub,
 	fclose(f);
 }
 
-int hook_want(const char *xml, int start, struct workload *out, char *err,
-              size_t errlen)
-{
-	struct workload want;
-
-	memset(&want, 0, sizeof want);
-	memset(out, 0, sizeof *out);
-	if (virt_domain_parse(xml, &want, err, errlen))
-		goto fail;
-	if (!want.uuid[0]) {
-		snprintf(err, errlen, "the domain XML has no <uuid>");
-		goto fail;
-	}
-	for (char *c = want.uuid; *c; c++)
-		if (*c >= 'A' && *c <= 'F')
-			*c = (char)(*c - 'A' + 'a');
-	if (start) {
-		snprintf(want.state, sizeof want.state, "running");
-	} else {
-		size_t k = 0;
-
-		snprintf(want.state, sizeof want.state, "shut off");
-		for (size_t i = 0; i < want.nnics; i++) {
-			if (generated_ifname(want.nics[i].ifname)) {
-				strv_free(&want.nics[i].addrs);
-				continue;
-			}
-			want.nics[k++] = want.nics[i];
-		}
-		want.nnics = k;
-	}
-
-	*out = want;
-	return 0;
-fail:
-	policy_workload_free(&want);
-	return -1;
-}
-
 int hook_main(int argc, char **argv, const char *db, FILE *in, FILE *errf)
 {
 	int64_t t0 = now_us(CLOCK_MONOTONIC);
 	struct strbuf xml = STRBUF_INIT;
 	struct workload want;
-	struct bh *bh = NULL, *own = NULL;
-	struct client *c = NULL;
-	struct client_opts co = { db, NULL };
+	struct bh *bh = NULL;
 	char err[BH_ERR_MAX];
 	const char *dom, *op, *sub;
 	int start, changed = 0, rc = 1;
@@ -359,27 +317,32 @@ int hook_main(int argc, char **argv, const char *db, FILE *in, FILE *errf)
 		         ": larger than 16 MB" : "");
 		goto out;
 	}
-	if (hook_want(sb_str(&xml), start, &want, err, sizeof err))
+	if (virt_domain_parse(sb_str(&xml), &want, err, sizeof err))
 		goto out;
-	/* A daemon serving this store does it with its warm engine: it
-	 * knows the ruleset and the inventory, where a fresh process loads
-	 * and compiles everything (about 40 ms at 1000 workloads). */
-	c = client_open(&co, err, sizeof err);
-	if (!c)
+	if (!want.uuid[0]) {
+		snprintf(err, sizeof err, "the domain XML has no <uuid>");
 		goto out;
-	if (client_daemon(c)) {
-		int r = client_hook(c, op, sub, sb_str(&xml), err, sizeof err,
-		                    &changed);
-
-		if (r >= 0) {
-			rc = r;
-			goto out;
-		}
-		/* it went away before it answered: here, as without one */
-		bh = own = engine_open(db, ENGINE_KERNEL_AUTO, err, sizeof err);
-	} else {
-		bh = client_bh(c);
 	}
+	for (char *c = want.uuid; *c; c++)
+		if (*c >= 'A' && *c <= 'F')
+			*c = (char)(*c - 'A' + 'a');
+	if (start) {
+		snprintf(want.state, sizeof want.state, "running");
+	} else {
+		size_t k = 0;
+
+		snprintf(want.state, sizeof want.state, "shut off");
+		for (size_t i = 0; i < want.nnics; i++) {
+			if (generated_ifname(want.nics[i].ifname)) {
+				strv_free(&want.nics[i].addrs);
+				continue;
+			}
+			want.nics[k++] = want.nics[i];
+		}
+		want.nnics = k;
+	}
+
+	bh = engine_open(db, ENGINE_KERNEL_AUTO, err, sizeof err);
 	if (!bh)
 		goto out;
 	if (start && !bh->enforcer) {
@@ -400,9 +363,8 @@ out:
 		fprintf(errf, "bulkhead: hook: domain \"%s\" stopped, but its "
 		        "workload was not updated (the daemon resyncs it): %s\n",
 		        dom, err);
-	if (own)
-		engine_close(own);
-	client_close(c);
+	if (bh)
+		engine_close(bh);
 	policy_workload_free(&want);
 	sb_free(&xml);
 	if (rc && !start)

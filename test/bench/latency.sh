@@ -24,9 +24,7 @@
 #     hook switched off (file "off": the script exits at once), rounds
 #     interleaved; the difference is what the hook adds.  Also the hook's
 #     own time (the binary's wall time as the hook script measures it, and
-#     the engine's share from BULKHEAD_HOOK_LOG).  Then, once the daemon
-#     of 2. runs, the same starts again: the hook hands its call to the
-#     daemon.
+#     the engine's share from BULKHEAD_HOOK_LOG).
 #  2. metadata: with the daemon running (--libvirt on that libvirtd) and
 #     the domain running, virDomainSetMetadata writes tag "moved" into the
 #     domain (live and persistent) -> the tap is in at_moved; and back.
@@ -132,7 +130,7 @@ lv_start() {
 	cat > "$w/etc/hooks/qemu.d/bulkhead" <<EOF
 #!/bin/sh
 [ -e $TMP/off ] && exit 0
-export BULKHEAD_HOOK_LOG=$TMP/hook.log BULKHEAD_USER=bench BULKHEAD_SOCKET=$SOCK
+export BULKHEAD_HOOK_LOG=$TMP/hook.log BULKHEAD_USER=bench
 case "\$2 \$3" in
 "start begin")
 	t0=\$(date +%s%N)
@@ -249,20 +247,6 @@ for N in $SIZES; do
 	done
 	lat wait at_moved "$TAP" absent 2000 || die "the VM is already in at_moved"
 
-	# 1b. the start hook again, now that a daemon serves the store: the
-	# hook hands the call to it (client.h CLIENT_HOOK)
-	: > "$TMP/wall.log"; : > "$TMP/ond"
-	for i in $(seq 10); do
-		v destroy "$VM" >/dev/null
-		start_ms >> "$TMP/ond"; echo >> "$TMP/ond"
-	done
-	start_ond=$(median < "$TMP/ond")
-	hookd_add=$(diff_ms "$start_ond" "$start_off")
-	hookd_wall=$(awk '{ print $1 / 1000 }' "$TMP/wall.log" | median)
-	hookd_wall99=$(awk '{ print $1 / 1000 }' "$TMP/wall.log" | p99)
-	TAP=$(v domiflist "$VM" | awk '$1 ~ /^vnet/ { print $1; exit }')
-	lat wait at_moved "$TAP" absent 2000 || die "the VM is in at_moved"
-
 	# 2. metadata through the libvirt API
 	lat meta "$URI" "$VM" at_moved "$TAP" "$RUNS" > "$TMP/meta" ||
 		die "metadata rounds failed"
@@ -295,10 +279,9 @@ for N in $SIZES; do
 	lv_stop
 	ip netns del "$HV"
 
-	eval "META_$N=$meta_add TAGVM_$N=$tag_vm TAGW_$N=$tag_w HOOK_$N=$hook_add HOOKW_$N=$hook_wall HOOKD_$N=$hookd_wall"
-	ROWS="$ROWS$(printf '%6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s' "$N" \
+	eval "META_$N=$meta_add TAGVM_$N=$tag_vm TAGW_$N=$tag_w HOOK_$N=$hook_add HOOKW_$N=$hook_wall"
+	ROWS="$ROWS$(printf '%6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s' "$N" \
 		"$start_off" "$hook_add" "$hook_wall" "$hook_engine" \
-		"$hookd_add" "$hookd_wall" \
 		"$meta_add" "$meta_add99" "$tag_vm" "$tag_vm99" "$tag_w" "$tag_w99")
 "
 	[ -n "$JSON" ] && JSON="$JSON,"
@@ -306,8 +289,6 @@ for N in $SIZES; do
     {\"workloads\": $N, \"groups\": $G, \"rules\": $R, \"runs\": $RUNS,
      \"virsh_start_ms\": {\"hook_off\": $start_off, \"hook_on\": $start_on, \"added_by_hook\": $hook_add},
      \"hook_ms\": {\"wall_median\": $hook_wall, \"wall_p99\": $hook_wall99, \"engine_median\": $hook_engine},
-     \"with_daemon\": {\"virsh_start_ms\": $start_ond, \"added_by_hook_ms\": $hookd_add,
-                     \"hook_wall_median_ms\": $hookd_wall, \"hook_wall_p99_ms\": $hookd_wall99},
      \"metadata_to_kernel_ms\": {\"median\": $meta_add, \"p99\": $meta_add99, \"removal_median\": $meta_del, \"api_call_median\": $meta_api},
      \"add_tag_vm_to_kernel_ms\": {\"median\": $tag_vm, \"p99\": $tag_vm99},
      \"add_tag_container_to_kernel_ms\": {\"median\": $tag_w, \"p99\": $tag_w99, \"process_exit_median\": $tag_exit}}"
@@ -318,20 +299,17 @@ r_meta=$(eval ratio "\${META_$last}" "\${META_$first}")
 r_tagvm=$(eval ratio "\${TAGVM_$last}" "\${TAGVM_$first}")
 r_tagw=$(eval ratio "\${TAGW_$last}" "\${TAGW_$first}")
 r_hook=$(eval ratio "\${HOOKW_$last}" "\${HOOKW_$first}")
-r_hookd=$(eval ratio "\${HOOKD_$last}" "\${HOOKD_$first}")
 
 cat <<EOF
 
 Event to enforcement, ms (median / p99 of $RUNS rounds; start: median of 10):
   start = virsh start with the hook off; +hook = what the hook adds to it;
   hook = the hook binary's wall time; engine = its share inside bulkhead;
-  +hook d, hook d = the same with a daemon serving the store (the hook
-  hands the call to it); meta = virDomainSetMetadata -> set element;
-  tag = bulkhead -c 'add tag' through the daemon -> set element (VM: via
-  the domain's metadata)
-     N     start     +hook      hook    engine   +hook d    hook d      meta   meta p99    tag vm  tagvm p99    tag ct  tagct p99
+  meta = virDomainSetMetadata -> set element; tag = bulkhead -c 'add tag'
+  through the daemon -> set element (VM: via the domain's metadata)
+     N     start     +hook      hook    engine      meta   meta p99    tag vm  tagvm p99    tag ct  tagct p99
 $ROWS
-$last/$first ratios: metadata $r_meta, add tag (VM) $r_tagvm, add tag (container) $r_tagw, hook $r_hook, hook with a daemon $r_hookd
+$last/$first ratios: metadata $r_meta, add tag (VM) $r_tagvm, add tag (container) $r_tagw, hook $r_hook
 Targets: metadata -> enforced <= 3 ms median; the hook adds <= 20 ms; $last <= 1.5 x $first.
 EOF
 
@@ -341,7 +319,7 @@ cat > "$OUT" <<EOF
   "sizes": [$JSON
   ],
   "ratios_${last}_over_${first}": {"metadata": $r_meta, "add_tag_vm": $r_tagvm,
-      "add_tag_container": $r_tagw, "hook_wall": $r_hook, "hook_wall_with_daemon": $r_hookd},
+      "add_tag_container": $r_tagw, "hook_wall": $r_hook},
   "method": "store-only container workloads on real veths for the size; one running QEMU TCG domain under a libvirtd of the benchmark's own in the namespace; the kernel watched with netlink dumps of set at_moved in a tight loop"
 }
 EOF
