@@ -1231,8 +1231,11 @@ int daemon_run(const struct daemon_opts *o, char *err, size_t errlen)
 		return 1;
 	if (!o->foreground) {
 		rc = detach(&d, err, errlen);
-		if (rc <= 0)
+		if (rc <= 0) {
+			/* the waiting parent: the child has its own copy */
+			loop_free(d.loop);
 			return rc < 0 ? 1 : 0;
+		}
 	}
 	if (pidfile_lock(&d, err, errlen) || signals(&d, err, errlen) ||
 	    engine(&d, err, errlen) || listen_socket(&d, err, errlen))
