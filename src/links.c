@@ -114,7 +114,6 @@ static int nf_talk(struct nf *nf, const void *msg, size_t len,
                    mnl_cb_t cb, void *data)
 {
 	static char buf[65536];
-	unsigned seq = ((const struct nlmsghdr *)msg)->nlmsg_seq;
 	int rc;
 
 	if (mnl_socket_sendto(nf->nl, msg, len) < 0)
@@ -129,7 +128,6 @@ static int nf_talk(struct nf *nf, const void *msg, size_t len,
 			return errno ? -errno : -EIO;
 		if (rc == MNL_CB_STOP)
 			return 0;
-		(void)seq;
 	}
 }
 
@@ -228,7 +226,6 @@ static int keys_delete(struct nf *nf, const char *set, struct keys *ks,
 		                                                  sizeof buf / 2);
 		struct nlmsghdr *nlh;
 		struct nlattr *list;
-		unsigned first = nf->seq;
 		int rc;
 
 		nf_msg(mnl_nlmsg_batch_current(b), NFNL_MSG_BATCH_BEGIN, 0,
@@ -255,7 +252,6 @@ static int keys_delete(struct nf *nf, const char *set, struct keys *ks,
 		nf_msg(mnl_nlmsg_batch_current(b), NFNL_MSG_BATCH_END, 0,
 		       nf->seq++, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
 		mnl_nlmsg_batch_next(b);
-		(void)first;
 		rc = nf_talk(nf, mnl_nlmsg_batch_head(b),
 		             mnl_nlmsg_batch_size(b), NULL, NULL);
 		mnl_nlmsg_batch_stop(b);
