@@ -189,4 +189,38 @@ int store_audit_insert(struct bh *bh, int64_t time_ms, const char *user,
 int store_audit_list(struct bh *bh, const struct audit_filter *f,
                      struct audit_entry **out, size_t *n);
 
+/* ---- link state (store_link.c) ---------------------------------------- */
+/* A NIC's host-side interface as the kernel last reported it (table
+ * nic_link, written by the daemon's links service, links.c). */
+struct nic_link {
+	char ifname[BH_IFNAME_MAX + 1];
+	int present;            /* the interface exists */
+	int ifindex;            /* 0 when absent */
+	char mac[18];           /* the host end's own MAC, "" when unknown */
+	int64_t rebinds;        /* came back under a new ifindex */
+	int64_t changed_ms;     /* present/ifindex last changed (epoch ms) */
+};
+/* Row of @ifname into @out: 1 found, 0 none, -1 error. */
+int store_link_get(struct bh *bh, const char *ifname, struct nic_link *out);
+/* Insert or replace the row of l->ifname. */
+int store_link_put(struct bh *bh, const struct nic_link *l);
+/* The workload holding NIC @ifname into @workload (BH_NAME_MAX + 1):
+ * 1 found, 0 no NIC has that name, -1 error.  One indexed read. */
+int store_link_owner(struct bh *bh, const char *ifname, char *workload,
+                     size_t len);
+/* The interface a present row says has index @ifindex into @ifname
+ * (IFNAMSIZ): 1 found, 0 none, -1 error. */
+int store_link_by_index(struct bh *bh, int ifindex, char *ifname,
+                        size_t len);
+/*
+ * The inventory's generation: *n moves with every write to the tables
+ * store_inventory_load() reads (triggers, in the writing transaction);
+ * @uid (17 bytes) names the store.  Equal (n, uid) read at two times mean
+ * the same inventory.  (store_link.c)
+ */
+int store_inventory_gen(struct bh *bh, int64_t *n, char *uid, size_t len);
+/* Every NIC's interface name, sorted; rows of nic_link for names no NIC
+ * holds any more are deleted first. */
+int store_link_known(struct bh *bh, struct strv *out);
+
 #endif

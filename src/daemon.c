@@ -56,6 +56,7 @@
 #include "learn.h"
 #include "engine.h"
 #include "libvirt.h"
+#include "links.h"
 #include "loop.h"
 #include "playbook.h"
 #include "policy.h"
@@ -131,6 +132,8 @@ static const struct daemon_service services[] = {
 	{ "quarantine", quarantine_svc_start, quarantine_svc_stop,
 	  quarantine_svc_resync },
 	{ "flowlog", flowlog_start, flowlog_stop, flowlog_resync },
+	{ "links", links_service_start, links_service_stop,
+	  links_service_resync },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -1312,7 +1315,7 @@ int daemon_run(const struct daemon_opts *o, char *err, size_t errlen)
 	if (!o->foreground) {
 		rc = detach(&d, err, errlen);
 		if (rc <= 0) {
-			/* the parent: the child has its own copy */
+			/* the waiting parent: the child has its own copy */
 			loop_free(d.loop);
 			return rc < 0 ? 1 : 0;
 		}

@@ -65,6 +65,7 @@
  *   through bh->tag_write: `add tag` on a VM writes the domain, the sync
  *   that follows writes the store, and nothing comes back around.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -84,6 +85,114 @@
 #include "policy.h"
 #include "store.h"
 #include "util.h"
+
+/* ---- libvirt, loaded on first use -------------------------------------------
+ * The binary does not link libvirt: libvirt.so and its dependencies
+ * (gnutls, curl, krb5, ICU, glib...) cost about 9 ms of dynamic loading at
+ * every process start, and most starts never use it: above all the qemu
+ * hook, which libvirtd waits for at every domain start and which only
+ * parses the XML on its standard input.  virt_new() loads it (dlopen) and
+ * resolves the functions this file calls; the macros below send every call
+ * through that table, so the code reads as plain libvirt.
+ */
+/* Every libvirt function this file calls, once: the table, its loading
+ * and the call macros below follow from it. */
+#define VL_FUNCS(X) \
+	X(virConnectClose) \
+	X(virConnectDomainEventDeregisterAny) \
+	X(virConnectDomainEventRegisterAny) \
+	X(virConnectListAllDomains) \
+	X(virConnectOpen) \
+	X(virConnectRegisterCloseCallback) \
+	X(virConnectSetKeepAlive) \
+	X(virConnectUnregisterCloseCallback) \
+	X(virDomainDestroy) \
+	X(virDomainFree) \
+	X(virDomainGetName) \
+	X(virDomainGetState) \
+	X(virDomainGetUUIDString) \
+	X(virDomainGetXMLDesc) \
+	X(virDomainInterfaceAddresses) \
+	X(virDomainInterfaceFree) \
+	X(virDomainIsActive) \
+	X(virDomainIsPersistent) \
+	X(virDomainLookupByName) \
+	X(virDomainLookupByUUIDString) \
+	X(virDomainResume) \
+	X(virDomainSetMetadata) \
+	X(virDomainShutdownFlags) \
+	X(virDomainSnapshotCreateXML) \
+	X(virDomainSnapshotFree) \
+	X(virDomainSuspend) \
+	X(virEventRegisterImpl) \
+	X(virGetLastErrorCode) \
+	X(virGetLastErrorMessage) \
+	X(virInitialize) \
+	X(virSetErrorFunc)
+
+static struct {
+#define VL_FIELD(f) __typeof__(f) *f;
+	VL_FUNCS(VL_FIELD)
+#undef VL_FIELD
+} vl;
+static char vl_err[256];
+static int vl_loaded;
+
+/* 0, or -1 with the reason in vl_err (libvirt missing or too old). */
+static int vl_load(void)
+{
+	void *h = dlopen("libvirt.so.0", RTLD_NOW | RTLD_GLOBAL);
+	const char *miss = NULL;
+
+	if (!h) {
+		snprintf(vl_err, sizeof vl_err, "libvirt is not installed "
+		         "(%s): apt-get install libvirt0", dlerror());
+		return -1;
+	}
+#define VL_SYM(f) \
+	if (!miss && !(*(void **)&vl.f = dlsym(h, #f))) \
+		miss = #f;
+	VL_FUNCS(VL_SYM)
+#undef VL_SYM
+	if (miss) {
+		snprintf(vl_err, sizeof vl_err, "libvirt.so.0 has no %s: "
+		         "libvirt is too old", miss);
+		return -1;
+	}
+	vl_loaded = 1;
+	return 0;
+}
+#define virConnectClose (vl.virConnectClose)
+#define virConnectDomainEventDeregisterAny (vl.virConnectDomainEventDeregisterAny)
+#define virConnectDomainEventRegisterAny (vl.virConnectDomainEventRegisterAny)
+#define virConnectListAllDomains (vl.virConnectListAllDomains)
+#define virConnectOpen (vl.virConnectOpen)
+#define virConnectRegisterCloseCallback (vl.virConnectRegisterCloseCallback)
+#define virConnectSetKeepAlive (vl.virConnectSetKeepAlive)
+#define virConnectUnregisterCloseCallback (vl.virConnectUnregisterCloseCallback)
+#define virDomainDestroy (vl.virDomainDestroy)
+#define virDomainFree (vl.virDomainFree)
+#define virDomainGetName (vl.virDomainGetName)
+#define virDomainGetState (vl.virDomainGetState)
+#define virDomainGetUUIDString (vl.virDomainGetUUIDString)
+#define virDomainGetXMLDesc (vl.virDomainGetXMLDesc)
+#define virDomainInterfaceAddresses (vl.virDomainInterfaceAddresses)
+#define virDomainInterfaceFree (vl.virDomainInterfaceFree)
+#define virDomainIsActive (vl.virDomainIsActive)
+#define virDomainIsPersistent (vl.virDomainIsPersistent)
+#define virDomainLookupByName (vl.virDomainLookupByName)
+#define virDomainLookupByUUIDString (vl.virDomainLookupByUUIDString)
+#define virDomainResume (vl.virDomainResume)
+#define virDomainSetMetadata (vl.virDomainSetMetadata)
+#define virDomainShutdownFlags (vl.virDomainShutdownFlags)
+#define virDomainSnapshotCreateXML (vl.virDomainSnapshotCreateXML)
+#define virDomainSnapshotFree (vl.virDomainSnapshotFree)
+#define virDomainSuspend (vl.virDomainSuspend)
+#define virEventRegisterImpl (vl.virEventRegisterImpl)
+#define virGetLastErrorCode (vl.virGetLastErrorCode)
+#define virGetLastErrorMessage (vl.virGetLastErrorMessage)
+#define virInitialize (vl.virInitialize)
+#define virSetErrorFunc (vl.virSetErrorFunc)
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -151,7 +260,11 @@ static int64_t real_us(void)
 /* libvirt's message for the last failure of this thread. */
 static const char *verr(void)
 {
-	const char *m = virGetLastErrorMessage();
+	const char *m;
+
+	if (!vl_loaded)
+		return vl_err;
+	m = virGetLastErrorMessage();
 
 	return m && *m ? m : "unknown libvirt error";
 }
@@ -322,6 +435,10 @@ static void quiet(void *arg, virErrorPtr e)
 
 static void init_libvirt(void)
 {
+	if (vl_load()) {
+		init_rc = -1;
+		return;
+	}
 	init_rc = virInitialize();
 	virSetErrorFunc(NULL, quiet);
 	virEventRegisterImpl(ev_add_handle, ev_update_handle, ev_remove_handle,

@@ -23,6 +23,7 @@
 #include "nft.h"
 #include "show.h"
 #include "address.h"
+#include "store.h"
 
 /* ---- tables --------------------------------------------------------------- */
 
@@ -340,6 +341,47 @@ int show_workloads(struct bh *bh, const struct cmd_opts *o,
 	return 0;
 }
 
+/* The kernel's view of a NIC's interface as the daemon's links service
+ * last recorded it (links.c); nothing when it never saw the NIC. */
+static void link_line(struct bh *bh, struct strbuf *out, const char *ifname)
+{
+	struct nic_link l;
+	char when[32];
+
+	if (store_link_get(bh, ifname, &l) != 1)
+		return;
+	util_time_format(l.changed_ms, when, sizeof when);
+	if (l.present)
+		sb_addf(out, "link %s  present  ifindex %d  rebinds %" PRId64
+		        "  since %s\n", ifname, l.ifindex, l.rebinds, when);
+	else
+		sb_addf(out, "link %s  absent  rebinds %" PRId64 "  since %s\n",
+		        ifname, l.rebinds, when);
+}
+
+/* "links": [{ifname, present, ifindex, mac, rebinds, changed_ms}] of the
+ * NICs the links service has seen. */
+static void json_links(struct bh *bh, struct json *j, const struct workload *w)
+{
+	json_key(j, "links");
+	json_arr_begin(j);
+	for (size_t i = 0; i < w->nnics; i++) {
+		struct nic_link l;
+
+		if (store_link_get(bh, w->nics[i].ifname, &l) != 1)
+			continue;
+		json_obj_begin(j);
+		json_kstr(j, "ifname", l.ifname);
+		json_kbool(j, "present", l.present);
+		json_kint(j, "ifindex", l.ifindex);
+		json_kstr(j, "mac", l.mac);
+		json_kint(j, "rebinds", l.rebinds);
+		json_kint(j, "changed_ms", l.changed_ms);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
 /* show workload NAME: key: value lines, then one line per NIC. */
 int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
                   struct strbuf *out)
@@ -360,6 +402,7 @@ int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
 		json_obj_begin(&j);
 		json_key(&j, "workload");
 		json_workload(&j, &w, &src);
+		json_links(bh, &j, &w);
 		json_end_doc(&j, out);
 		policy_workload_free(&w);
 		free(src.b);
@@ -386,6 +429,7 @@ int show_workload(struct bh *bh, const struct cmd_opts *o, const char *name,
 		else
 			sb_add(out, "-");
 		sb_addc(out, '\n');
+		link_line(bh, out, n->ifname);
 	}
 	/* Where the addresses came from (address.h), after the NIC lines
 	 * so the lines above keep their form. */

@@ -49,6 +49,9 @@
 #  5. the flow log: test/bench/flowlog.sh (new flows and drops through
 #     the kernel rate limits, the daemon's records per second with a
 #     `monitor flows` client, its memory with a full ring).
+#  6. event-to-enforcement latency (test/bench/latency.sh): the qemu
+#     start hook, a libvirt metadata change and `add tag`, each until the
+#     kernel holds the change, at 10 and 1000 workloads.
 set -u
 
 say() { printf '%s\n' "$*" >&2; }
@@ -412,6 +415,23 @@ SET_SIZE=$(ip netns exec "$HV" nft list set netdev bulkhead flow4_udp 2>/dev/nul
 	awk '/size/ { print $2; exit }')
 BUCKETS=$(awk -v e="$MEM_EPF" 'BEGIN { printf "%.0f-%.0f", e * 8 * 4 / 3, e * 8 * 8 / 3 }')
 
+# ---- 5: event-to-enforcement latency ------------------------------------
+# test/bench/latency.sh (it says what it measures); BENCH_LATENCY=0 skips
+# it.  It needs libvirtd and QEMU; without them the part is left out.
+LAT_OUT=null
+: > "$TMP/latency.txt"
+if [ "${BENCH_LATENCY:-1}" = 1 ]; then
+	say "bench: event-to-enforcement latency"
+	[ "$QUICK" = 1 ] && LAT_RUNS=${LAT_RUNS:-10} && export LAT_RUNS
+	if LAT_JSON="$TMP/latency.json" BENCH_LIBS="$BENCH_LIBS" \
+	    sh "$TOP/test/bench/latency.sh" > "$TMP/latency.txt"; then
+		LAT_OUT=$(cat "$TMP/latency.json")
+	else
+		say "bench: the latency part failed (see above): left out"
+		: > "$TMP/latency.txt"
+	fi
+fi
+
 # ---- the report -----------------------------------------------------------
 
 KERNEL=$(uname -r)
@@ -440,6 +460,7 @@ Flow state memory ($FLOWS UDP flows, median of $MEM_RUNS): $MEM_UP B per flow gr
 ($MEM_DOWN B freed per flow on flush), $MEM_EPF set elements per flow, $MEM_PER_ELEM B per element;
 rhashtable buckets add about $BUCKETS B per flow; flow set size limit: ${SET_SIZE:-?} elements.
 EOF
+cat "$TMP/latency.txt"
 
 mkdir -p "$(dirname "$OUT")"
 cat > "$OUT" <<EOF
@@ -462,7 +483,8 @@ cat > "$OUT" <<EOF
   "flow_memory": {"flows": $FLOWS, "slab_bytes_per_flow": $MEM_UP, "slab_bytes_freed_per_flow": $MEM_DOWN,
                   "set_elements_per_flow": $MEM_EPF, "slab_bytes_per_element": $MEM_PER_ELEM,
                   "bucket_bytes_per_flow_estimate": "$BUCKETS", "flow_set_size": ${SET_SIZE:-null},
-                  "method": "growth of /proc/slabinfo (active objects x object size) over FLOWS one-datagram UDP flows, and its drop when the flow sets are flushed"}
+                  "method": "growth of /proc/slabinfo (active objects x object size) over FLOWS one-datagram UDP flows, and its drop when the flow sets are flushed"},
+  "latency": $LAT_OUT
 }
 EOF
 say "bench: wrote $OUT"
