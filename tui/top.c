@@ -651,7 +651,19 @@ static void load_rules(struct top *t)
 		r = pane_add(p, key);
 		cellf(r, 0, (double)id, "%" PRId64, id);
 		cell(r, 1, jsonr_kstr(ru, "section"), 0);
-		cell(r, 2, jsonr_kstr(ru, "action"), 0);
+		/* a monitored rule counts what it would drop and lets it
+		 * pass: said as show counters says it */
+		if (jsonr_kint(ru, "monitored", 0) &&
+		    strcmp(jsonr_kstr(ru, "action") ? jsonr_kstr(ru, "action")
+		                                    : "", "allow") != 0) {
+			char act[32];
+
+			snprintf(act, sizeof act, "%s,mon",
+			         jsonr_kstr(ru, "action"));
+			cell(r, 2, act, 0);
+		} else {
+			cell(r, 2, jsonr_kstr(ru, "action"), 0);
+		}
 		human(packets, buf, sizeof buf);
 		cell(r, 3, c ? buf : "-", (double)packets);
 		cellf(r, 4, rate, c ? "%.1f" : "-", rate);
@@ -669,7 +681,8 @@ static void load_rules(struct top *t)
 		if (!jsonr_kint(ru, "enabled", 1))
 			sb_add(&m, " (disabled)");
 		cell(r, 6, sb_str(&m), 0);
-		r->tone = tone_of(jsonr_kstr(ru, "action"));
+		r->tone = tone_of(jsonr_kint(ru, "monitored", 0) ? "monitor"
+		                  : jsonr_kstr(ru, "action"));
 		rule_detail(t, r, ru, c, rate, last);
 		sb_free(&m);
 		sb_free(&sb);
