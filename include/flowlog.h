@@ -28,6 +28,9 @@
 #include "json.h"
 #include "util.h"
 
+struct config;
+struct nft_counter;
+
 #define FLOWLOG_RING_DEFAULT 4096
 #define FLOWLOG_RETENTION_DEFAULT (30 * 86400)   /* seconds */
 #define FLOWLOG_SAMPLE_DEFAULT 10                /* seconds */
@@ -141,6 +144,16 @@ int store_rule_hit_set(struct bh *bh, const int64_t *rules,
  * freed with free().  One query, for listings over all rules. */
 int store_rule_hit_all(struct bh *bh, int64_t **rules, int64_t **times,
                        size_t *n);
+/*
+ * What `show counters` and its unused-rules report read, in one go: the
+ * running config, the kernel's counters (root: the enforcer) and the last
+ * hits the daemon recorded.  Returns 0 with everything to free
+ * (policy_config_free, free x3), or -1 with bh->err and nothing held.
+ */
+int flowlog_counters_load(struct bh *bh, struct config *cfg,
+                          struct nft_counter **c, size_t *n,
+                          int64_t **hit_rules, int64_t **hit_times,
+                          size_t *nhits);
 /* The last hit of @id in what store_rule_hit_all() gave (0: none). */
 int64_t flowlog_hit_find(const int64_t *rules, const int64_t *times,
                          size_t n, int64_t id);

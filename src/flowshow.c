@@ -145,6 +145,31 @@ static int counter_cmp(const void *a, const void *b)
 	              ((const struct nft_counter *)b)->name);
 }
 
+int flowlog_counters_load(struct bh *bh, struct config *cfg,
+                          struct nft_counter **c, size_t *n,
+                          int64_t **hit_rules, int64_t **hit_times,
+                          size_t *nhits)
+{
+	*c = NULL;
+	*n = 0;
+	if (!bh->enforcer)
+		return bh_error(bh, "show counters: the counters are in the "
+		                "kernel, which only root may read: run as root");
+	if (policy_config_load(bh, CONFIG_RUNNING, cfg))
+		return -1;
+	if (nft_counters(bh, c, n) < 0) {
+		policy_config_free(cfg);
+		return -1;
+	}
+	/* the last hits the daemon recorded, for what it cannot say now */
+	if (store_rule_hit_all(bh, hit_rules, hit_times, nhits) < 0) {
+		free(*c);
+		policy_config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
 int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
                         int64_t since_ms, struct strbuf *out)
 {
@@ -155,20 +180,8 @@ int flowlog_show_unused(struct bh *bh, const struct cmd_opts *o,
 	size_t shown = 0, nh = 0;
 	int64_t *hr = NULL, *ht = NULL;
 
-	if (!bh->enforcer)
-		return bh_error(bh, "show counters: the counters are in the "
-		                "kernel, which only root may read: run as root");
-	if (policy_config_load(bh, CONFIG_RUNNING, &cfg))
+	if (flowlog_counters_load(bh, &cfg, &c, &n, &hr, &ht, &nh))
 		return -1;
-	if (nft_counters(bh, &c, &n) < 0) {
-		policy_config_free(&cfg);
-		return -1;
-	}
-	if (store_rule_hit_all(bh, &hr, &ht, &nh) < 0) {
-		free(c);
-		policy_config_free(&cfg);
-		return -1;
-	}
 	if (o->json) {
 		json_init(&j, out);
 		json_obj_begin(&j);

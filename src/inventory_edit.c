@@ -216,6 +216,22 @@ static void inv_kept(int committed)
 		kept_drop();
 }
 
+/* The edit's end: committed when @rc is 0 (the kept inventory counts,
+ * the quarantine events go out), else rolled back (both dropped). */
+static int inv_close(struct bh *bh, struct inv_edit *e, int rc)
+{
+	if (rc == 0) {
+		rc = store_tx_commit(bh, &e->tx);
+		inv_kept(rc == 0);
+		policy_quarantine_tx_end(bh, &e->tx, rc == 0);
+		return rc;
+	}
+	kept_drop();
+	store_tx_rollback(bh, &e->tx);
+	policy_quarantine_tx_end(bh, &e->tx, 0);
+	return -1;
+}
+
 static int inv_begin(struct bh *bh, struct inv_edit *e)
 {
 	memset(e, 0, sizeof *e);
@@ -256,16 +272,7 @@ static int inv_end(struct bh *bh, struct inv_edit *e, int rc)
 			policy_inventory_free(&now);
 		}
 	}
-	if (rc == 0) {
-		rc = store_tx_commit(bh, &e->tx);
-		inv_kept(rc == 0);
-		policy_quarantine_tx_end(bh, &e->tx, rc == 0);
-		return rc;
-	}
-	kept_drop();
-	store_tx_rollback(bh, &e->tx);
-	policy_quarantine_tx_end(bh, &e->tx, 0);
-	return -1;
+	return inv_close(bh, e, rc);
 }
 
 /* ---- workloads ------------------------------------------------------------- */
@@ -739,16 +746,7 @@ static int disc_end(struct bh *bh, struct inv_edit *e, int rc, int changed)
 	if (rc == 0)
 		inv_keep(bh, e, &e->inv);
 	policy_inventory_free(&e->inv);
-	if (rc == 0) {
-		rc = store_tx_commit(bh, &e->tx);
-		inv_kept(rc == 0);
-		policy_quarantine_tx_end(bh, &e->tx, rc == 0);
-		return rc;
-	}
-	kept_drop();
-	store_tx_rollback(bh, &e->tx);
-	policy_quarantine_tx_end(bh, &e->tx, 0);
-	return -1;
+	return inv_close(bh, e, rc);
 }
 
 /* @w checked whole, before the store is touched; @nw gets it canonical

@@ -1022,21 +1022,8 @@ int show_counters(struct bh *bh, const struct cmd_opts *o,
 	struct table t;
 	struct json j;
 
-	if (!bh->enforcer)
-		return bh_error(bh, "show counters: the counters are in the "
-		                "kernel, which only root may read: run as root");
-	if (policy_config_load(bh, CONFIG_RUNNING, &cfg))
+	if (flowlog_counters_load(bh, &cfg, &c, &n, &hr, &ht, &nh))
 		return -1;
-	if (nft_counters(bh, &c, &n) < 0) {
-		policy_config_free(&cfg);
-		return -1;
-	}
-	/* the last hits the daemon recorded, for what it cannot say now */
-	if (store_rule_hit_all(bh, &hr, &ht, &nh) < 0) {
-		free(c);
-		policy_config_free(&cfg);
-		return -1;
-	}
 	if (o->json) {
 		json_init(&j, out);
 		json_obj_begin(&j);
