@@ -223,4 +223,17 @@ int store_inventory_gen(struct bh *bh, int64_t *n, char *uid, size_t len);
  * holds any more are deleted first. */
 int store_link_known(struct bh *bh, struct strv *out);
 
+/* ---- statement helpers, for the store's other files -------------------------
+ * (store_address.c, store_link.c, store_quarantine.c, flowstore.c,
+ * playbook.c write their own SQL over the same connection.)
+ */
+struct sqlite3_stmt;
+/* The last SQLite error as the message in bh->err (a busy or read-only
+ * store said so, with what to do); returns -1. */
+int store_fail(struct bh *bh);
+/* A prepared statement for @sql, or NULL with bh->err set. */
+struct sqlite3_stmt *store_prep(struct bh *bh, const char *sql);
+/* Column @i's text, "" for NULL (valid until the next step). */
+const char *store_col_text(struct sqlite3_stmt *st, int i);
+
 #endif

@@ -30,18 +30,6 @@ static const char SQL_HIT_SET[] =
 static const char SQL_HIT_ALL[] =
 	"SELECT rule, last_hit_ms FROM rule_hit ORDER BY rule";
 
-static sqlite3_stmt *prep(struct bh *bh, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(bh->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		bh_error(bh, "store %s: %s", bh->db_path,
-		         sqlite3_errmsg(bh->db));
-		return NULL;
-	}
-	return st;
-}
-
 static int step_done(struct bh *bh, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -61,8 +49,8 @@ int store_flow_add(struct bh *bh, const struct flow_agg *a, size_t n,
 
 	if (store_tx_begin(bh, &tx))
 		return -1;
-	st = prep(bh, SQL_FLOW_ADD);
-	pr = prep(bh, SQL_FLOW_PRUNE);
+	st = store_prep(bh, SQL_FLOW_ADD);
+	pr = store_prep(bh, SQL_FLOW_PRUNE);
 	if (!st || !pr)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -95,7 +83,7 @@ out:
 int store_flow_list(struct bh *bh, int64_t since_ms, struct flow_agg **out,
                     size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, SQL_FLOW_LIST);
+	sqlite3_stmt *st = store_prep(bh, SQL_FLOW_LIST);
 	size_t cap = 0;
 	int rc;
 
@@ -146,7 +134,7 @@ int store_rule_hit_set(struct bh *bh, const int64_t *rules,
 
 	if (store_tx_begin(bh, &tx))
 		return -1;
-	st = prep(bh, SQL_HIT_SET);
+	st = store_prep(bh, SQL_HIT_SET);
 	for (size_t i = 0; st && i < n && rc == 0; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, rules[i]);
@@ -166,7 +154,7 @@ int store_rule_hit_set(struct bh *bh, const int64_t *rules,
 int store_rule_hit_all(struct bh *bh, int64_t **rules, int64_t **times,
                        size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, SQL_HIT_ALL);
+	sqlite3_stmt *st = store_prep(bh, SQL_HIT_ALL);
 	size_t cap = 0;
 	int rc;
 

@@ -61,18 +61,6 @@ static const char *const triggers[] = { "quarantine", "release", "tag-added",
 
 /* ---- rows ---------------------------------------------------------------- */
 
-static sqlite3_stmt *prep(struct bh *bh, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(bh->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		bh_error(bh, "store: %s", sqlite3_errmsg(bh->db));
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
 /* Step @st to the end; 0, or -1 with bh->err. */
 static int run(struct bh *bh, sqlite3_stmt *st)
 {
@@ -124,7 +112,7 @@ static int read_steps(struct bh *bh, sqlite3_stmt *st,
 static int load(struct bh *bh, int64_t config, const char *trigger,
                 struct playbook_step **out, size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, trigger ? SQL_STEP_TRIGGER : SQL_STEP_ALL);
+	sqlite3_stmt *st = store_prep(bh, trigger ? SQL_STEP_TRIGGER : SQL_STEP_ALL);
 
 	if (!st)
 		return -1;
@@ -288,7 +276,7 @@ int playbook_step_add(struct bh *bh, const char *trigger, const char *action,
 		free(s.arg);
 		return -1;
 	}
-	if (target(bh, &config) || !(st = prep(bh, SQL_STEP_LAST)))
+	if (target(bh, &config) || !(st = store_prep(bh, SQL_STEP_LAST)))
 		goto done;
 	sqlite3_bind_int64(st, 1, config);
 	sqlite3_bind_text(st, 2, trigger, -1, SQLITE_TRANSIENT);
@@ -299,7 +287,7 @@ int playbook_step_add(struct bh *bh, const char *trigger, const char *action,
 		bh_error(bh, "store: %s", sqlite3_errmsg(bh->db));
 		goto done;
 	}
-	if (!(st = prep(bh, SQL_STEP_INSERT)))
+	if (!(st = store_prep(bh, SQL_STEP_INSERT)))
 		goto done;
 	sqlite3_bind_int64(st, 1, config);
 	sqlite3_bind_text(st, 2, trigger, -1, SQLITE_TRANSIENT);
@@ -346,7 +334,7 @@ int playbook_step_delete(struct bh *bh, const char *trigger, int seq)
 	}
 	if (target(bh, &config))
 		goto done;
-	if (!(st = prep(bh, SQL_STEP_DELETE)))
+	if (!(st = store_prep(bh, SQL_STEP_DELETE)))
 		goto done;
 	sqlite3_bind_int64(st, 1, config);
 	sqlite3_bind_text(st, 2, trigger, -1, SQLITE_TRANSIENT);
@@ -354,12 +342,12 @@ int playbook_step_delete(struct bh *bh, const char *trigger, int seq)
 	if (run(bh, st))
 		goto done;
 	if (seq > 0) {
-		if (!(st = prep(bh, SQL_STEP_SHIFT_OUT)))
+		if (!(st = store_prep(bh, SQL_STEP_SHIFT_OUT)))
 			goto done;
 		sqlite3_bind_int64(st, 1, config);
 		sqlite3_bind_text(st, 2, trigger, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(st, 3, seq);
-		if (run(bh, st) || !(st = prep(bh, SQL_STEP_SHIFT_BACK)))
+		if (run(bh, st) || !(st = store_prep(bh, SQL_STEP_SHIFT_BACK)))
 			goto done;
 		sqlite3_bind_int64(st, 1, config);
 		sqlite3_bind_text(st, 2, trigger, -1, SQLITE_TRANSIENT);
@@ -452,7 +440,7 @@ int playbook_config_lines(struct bh *bh, int64_t rev, enum config_which which,
 
 static int count_except(struct bh *bh, int64_t a, int64_t b)
 {
-	sqlite3_stmt *st = prep(bh, SQL_STEP_COMPARE);
+	sqlite3_stmt *st = store_prep(bh, SQL_STEP_COMPARE);
 	int n = -1;
 
 	if (!st)

@@ -236,7 +236,7 @@ static const char SQL_AUDIT_LIST[] =
 	"ORDER BY id DESC LIMIT ?5";
 
 /* ---- statement helpers --------------------------------------------------- */
-static int db_fail(struct bh *bh)
+int store_fail(struct bh *bh)
 {
 	int code = sqlite3_errcode(bh->db);
 
@@ -250,12 +250,12 @@ static int db_fail(struct bh *bh)
 	                sqlite3_errmsg(bh->db));
 }
 
-static sqlite3_stmt *prep(struct bh *bh, const char *sql)
+sqlite3_stmt *store_prep(struct bh *bh, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(bh->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(bh);
+		store_fail(bh);
 		sqlite3_finalize(st);
 		return NULL;
 	}
@@ -271,8 +271,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* Column text, "" for NULL. */
-static const char *col_text(sqlite3_stmt *st, int i)
+const char *store_col_text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
 
@@ -283,7 +282,7 @@ static char *col_dup_or_null(sqlite3_stmt *st, int i)
 {
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
 		return NULL;
-	return xstrdup(col_text(st, i));
+	return xstrdup(store_col_text(st, i));
 }
 
 static void copy_text(char *dst, size_t len, const char *src)
@@ -297,7 +296,7 @@ static int run(struct bh *bh, sqlite3_stmt *st)
 	int rc = sqlite3_step(st);
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		db_fail(bh);
+		store_fail(bh);
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -307,7 +306,7 @@ static int run(struct bh *bh, sqlite3_stmt *st)
 
 static int exec_sql(struct bh *bh, const char *sql)
 {
-	sqlite3_stmt *st = prep(bh, sql);
+	sqlite3_stmt *st = store_prep(bh, sql);
 
 	return st ? run(bh, st) : -1;
 }
@@ -316,7 +315,7 @@ static int exec_sql(struct bh *bh, const char *sql)
 static int finish(struct bh *bh, sqlite3_stmt *st, int rc)
 {
 	if (rc != SQLITE_DONE) {
-		db_fail(bh);
+		store_fail(bh);
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -359,7 +358,7 @@ fail:
 
 static int user_version(struct bh *bh, int *v)
 {
-	sqlite3_stmt *st = prep(bh, SQL_USER_VERSION);
+	sqlite3_stmt *st = store_prep(bh, SQL_USER_VERSION);
 	int rc;
 
 	if (!st)
@@ -514,7 +513,7 @@ void store_tx_rollback(struct bh *bh, struct store_tx *tx)
 /* ---- rule ids ------------------------------------------------------------ */
 static int meta_get_int(struct bh *bh, const char *key, int64_t *v)
 {
-	sqlite3_stmt *st = prep(bh, SQL_META_GET);
+	sqlite3_stmt *st = store_prep(bh, SQL_META_GET);
 	int rc;
 
 	if (!st)
@@ -529,7 +528,7 @@ static int meta_get_int(struct bh *bh, const char *key, int64_t *v)
 
 static int meta_set_int(struct bh *bh, const char *key, int64_t v)
 {
-	sqlite3_stmt *st = prep(bh, SQL_META_SET);
+	sqlite3_stmt *st = store_prep(bh, SQL_META_SET);
 	char buf[32];
 
 	if (!st)
@@ -608,7 +607,7 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (!(st = prep(bh, SQL_WORKLOAD_ALL)))
+	if (!(st = store_prep(bh, SQL_WORKLOAD_ALL)))
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct workload *w;
@@ -620,14 +619,14 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 		w = &inv.w[inv.n++];
 		memset(w, 0, sizeof *w);
 		w->id = sqlite3_column_int64(st, 0);
-		copy_text(w->name, sizeof w->name, col_text(st, 1));
-		copy_text(w->kind, sizeof w->kind, col_text(st, 2));
-		copy_text(w->uuid, sizeof w->uuid, col_text(st, 3));
-		copy_text(w->os, sizeof w->os, col_text(st, 4));
-		copy_text(w->host, sizeof w->host, col_text(st, 5));
-		copy_text(w->netns, sizeof w->netns, col_text(st, 6));
-		copy_text(w->state, sizeof w->state, col_text(st, 7));
-		copy_text(w->source, sizeof w->source, col_text(st, 8));
+		copy_text(w->name, sizeof w->name, store_col_text(st, 1));
+		copy_text(w->kind, sizeof w->kind, store_col_text(st, 2));
+		copy_text(w->uuid, sizeof w->uuid, store_col_text(st, 3));
+		copy_text(w->os, sizeof w->os, store_col_text(st, 4));
+		copy_text(w->host, sizeof w->host, store_col_text(st, 5));
+		copy_text(w->netns, sizeof w->netns, store_col_text(st, 6));
+		copy_text(w->state, sizeof w->state, store_col_text(st, 7));
+		copy_text(w->source, sizeof w->source, store_col_text(st, 8));
 	}
 	if (finish(bh, st, rc))
 		goto fail;
@@ -640,7 +639,7 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 	}
 	qsort(map, inv.n, sizeof *map, cmp_id_index);
 
-	if (!(st = prep(bh, SQL_NIC_ALL)))
+	if (!(st = store_prep(bh, SQL_NIC_ALL)))
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct workload *w = by_id(&inv, map,
@@ -652,33 +651,33 @@ int store_inventory_load(struct bh *bh, struct inventory *out)
 		w->nics = xrealloc(w->nics, (w->nnics + 1) * sizeof *w->nics);
 		n = &w->nics[w->nnics++];
 		memset(n, 0, sizeof *n);
-		copy_text(n->ifname, sizeof n->ifname, col_text(st, 1));
-		copy_text(n->mac, sizeof n->mac, col_text(st, 2));
+		copy_text(n->ifname, sizeof n->ifname, store_col_text(st, 1));
+		copy_text(n->mac, sizeof n->mac, store_col_text(st, 2));
 	}
 	if (finish(bh, st, rc))
 		goto fail;
 
-	if (!(st = prep(bh, SQL_ADDRESS_ALL)))
+	if (!(st = store_prep(bh, SQL_ADDRESS_ALL)))
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct workload *w = by_id(&inv, map,
 		                           sqlite3_column_int64(st, 0));
-		struct nic *n = w ? nic_of(w, col_text(st, 1)) : NULL;
+		struct nic *n = w ? nic_of(w, store_col_text(st, 1)) : NULL;
 
 		if (n)
-			strv_push(&n->addrs, col_text(st, 2));
+			strv_push(&n->addrs, store_col_text(st, 2));
 	}
 	if (finish(bh, st, rc))
 		goto fail;
 
-	if (!(st = prep(bh, SQL_TAG_ALL)))
+	if (!(st = store_prep(bh, SQL_TAG_ALL)))
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct workload *w = by_id(&inv, map,
 		                           sqlite3_column_int64(st, 0));
 
 		if (w)
-			strv_push(&w->tags, col_text(st, 1));
+			strv_push(&w->tags, store_col_text(st, 1));
 	}
 	if (finish(bh, st, rc))
 		goto fail;
@@ -698,7 +697,7 @@ fail:
 int store_workload_insert(struct bh *bh, const struct workload *w,
                           int64_t *id)
 {
-	sqlite3_stmt *st = prep(bh, SQL_WORKLOAD_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_WORKLOAD_INSERT);
 
 	if (!st)
 		return -1;
@@ -720,7 +719,7 @@ int store_workload_insert(struct bh *bh, const struct workload *w,
 
 int store_workload_delete(struct bh *bh, int64_t id)
 {
-	sqlite3_stmt *st = prep(bh, SQL_WORKLOAD_DELETE);
+	sqlite3_stmt *st = store_prep(bh, SQL_WORKLOAD_DELETE);
 
 	if (!st)
 		return -1;
@@ -730,7 +729,7 @@ int store_workload_delete(struct bh *bh, int64_t id)
 
 int store_workload_update(struct bh *bh, const struct workload *w)
 {
-	sqlite3_stmt *st = prep(bh, SQL_WORKLOAD_UPDATE);
+	sqlite3_stmt *st = store_prep(bh, SQL_WORKLOAD_UPDATE);
 
 	if (!st)
 		return -1;
@@ -753,7 +752,7 @@ int store_workload_update(struct bh *bh, const struct workload *w)
 int store_nic_insert(struct bh *bh, int64_t workload, const char *ifname,
                      const char *mac)
 {
-	sqlite3_stmt *st = prep(bh, SQL_NIC_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_NIC_INSERT);
 
 	if (!st)
 		return -1;
@@ -765,7 +764,7 @@ int store_nic_insert(struct bh *bh, int64_t workload, const char *ifname,
 
 int store_nic_delete(struct bh *bh, const char *ifname)
 {
-	sqlite3_stmt *st = prep(bh, SQL_NIC_DELETE);
+	sqlite3_stmt *st = store_prep(bh, SQL_NIC_DELETE);
 
 	if (!st)
 		return -1;
@@ -775,7 +774,7 @@ int store_nic_delete(struct bh *bh, const char *ifname)
 
 int store_nic_mac_set(struct bh *bh, const char *ifname, const char *mac)
 {
-	sqlite3_stmt *st = prep(bh, SQL_NIC_MAC_SET);
+	sqlite3_stmt *st = store_prep(bh, SQL_NIC_MAC_SET);
 
 	if (!st)
 		return -1;
@@ -791,7 +790,7 @@ int store_nic_mac_set(struct bh *bh, const char *ifname, const char *mac)
 int store_address_insert(struct bh *bh, const char *ifname, const char *addr,
                          int family, const char *origin)
 {
-	sqlite3_stmt *st = prep(bh, SQL_ADDRESS_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_ADDRESS_INSERT);
 
 	if (!st)
 		return -1;
@@ -808,7 +807,7 @@ int store_address_insert(struct bh *bh, const char *ifname, const char *addr,
 
 int store_address_delete(struct bh *bh, const char *addr)
 {
-	sqlite3_stmt *st = prep(bh, SQL_ADDRESS_DELETE);
+	sqlite3_stmt *st = store_prep(bh, SQL_ADDRESS_DELETE);
 
 	if (!st)
 		return -1;
@@ -818,7 +817,7 @@ int store_address_delete(struct bh *bh, const char *addr)
 
 int store_tag_insert(struct bh *bh, int64_t workload, const char *tag)
 {
-	sqlite3_stmt *st = prep(bh, SQL_TAG_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_TAG_INSERT);
 
 	if (!st)
 		return -1;
@@ -829,7 +828,7 @@ int store_tag_insert(struct bh *bh, int64_t workload, const char *tag)
 
 int store_tag_delete(struct bh *bh, int64_t workload, const char *tag)
 {
-	sqlite3_stmt *st = prep(bh, SQL_TAG_DELETE);
+	sqlite3_stmt *st = store_prep(bh, SQL_TAG_DELETE);
 
 	if (!st)
 		return -1;
@@ -840,13 +839,13 @@ int store_tag_delete(struct bh *bh, int64_t workload, const char *tag)
 
 static int column_strv(struct bh *bh, const char *sql, struct strv *out)
 {
-	sqlite3_stmt *st = prep(bh, sql);
+	sqlite3_stmt *st = store_prep(bh, sql);
 	int rc;
 
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		strv_push(out, col_text(st, 0));
+		strv_push(out, store_col_text(st, 0));
 	return finish(bh, st, rc);
 }
 
@@ -869,7 +868,7 @@ int store_inventory_names(struct bh *bh, enum name_kind kind,
 /* ---- configs ------------------------------------------------------------ */
 int store_running(struct bh *bh, int64_t *rev, int64_t *config)
 {
-	sqlite3_stmt *st = prep(bh, SQL_RUNNING);
+	sqlite3_stmt *st = store_prep(bh, SQL_RUNNING);
 	int rc;
 
 	if (!st)
@@ -894,7 +893,7 @@ int store_running(struct bh *bh, int64_t *rev, int64_t *config)
 int store_candidate_find(struct bh *bh, const char *owner, int64_t *config,
                          int64_t *base_rev, int64_t *changes)
 {
-	sqlite3_stmt *st = prep(bh, SQL_CANDIDATE_FIND);
+	sqlite3_stmt *st = store_prep(bh, SQL_CANDIDATE_FIND);
 	int rc, found = 0;
 
 	if (!st)
@@ -918,7 +917,7 @@ int store_candidate_find(struct bh *bh, const char *owner, int64_t *config,
 
 int store_revision_config(struct bh *bh, int64_t rev, int64_t *config)
 {
-	sqlite3_stmt *st = prep(bh, SQL_REVISION_CONFIG);
+	sqlite3_stmt *st = store_prep(bh, SQL_REVISION_CONFIG);
 	int rc, found = 0;
 
 	if (!st)
@@ -938,7 +937,7 @@ int store_revision_config(struct bh *bh, int64_t rev, int64_t *config)
 int store_config_copy(struct bh *bh, int64_t from, const char *owner,
                       int64_t base_rev, int64_t changes, int64_t *out)
 {
-	sqlite3_stmt *st = prep(bh, SQL_CONFIG_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_CONFIG_INSERT);
 	int64_t to;
 
 	if (!st)
@@ -952,7 +951,7 @@ int store_config_copy(struct bh *bh, int64_t from, const char *owner,
 	to = sqlite3_last_insert_rowid(bh->db);
 	for (size_t i = 0; i < sizeof SQL_CONFIG_COPY /
 	     sizeof SQL_CONFIG_COPY[0]; i++) {
-		if (!(st = prep(bh, SQL_CONFIG_COPY[i])))
+		if (!(st = store_prep(bh, SQL_CONFIG_COPY[i])))
 			return -1;
 		sqlite3_bind_int64(st, 1, from);
 		sqlite3_bind_int64(st, 2, to);
@@ -965,7 +964,7 @@ int store_config_copy(struct bh *bh, int64_t from, const char *owner,
 
 static int run_config_id(struct bh *bh, const char *sql, int64_t config)
 {
-	sqlite3_stmt *st = prep(bh, sql);
+	sqlite3_stmt *st = store_prep(bh, sql);
 
 	if (!st)
 		return -1;
@@ -1029,7 +1028,7 @@ static struct group *find_group(struct config *c, const char *name)
 
 static int load_services(struct bh *bh, int64_t config, struct config *c)
 {
-	sqlite3_stmt *st = prep(bh, SQL_SERVICE_ALL);
+	sqlite3_stmt *st = store_prep(bh, SQL_SERVICE_ALL);
 	size_t cap = 0;
 	int rc;
 
@@ -1045,7 +1044,7 @@ static int load_services(struct bh *bh, int64_t config, struct config *c)
 		}
 		s = &c->svcs[c->nsvcs++];
 		memset(s, 0, sizeof *s);
-		copy_text(s->name, sizeof s->name, col_text(st, 0));
+		copy_text(s->name, sizeof s->name, store_col_text(st, 0));
 		s->builtin = sqlite3_column_int(st, 1);
 	}
 	if (finish(bh, st, rc))
@@ -1054,11 +1053,11 @@ static int load_services(struct bh *bh, int64_t config, struct config *c)
 	if (c->nsvcs)
 		qsort(c->svcs, c->nsvcs, sizeof *c->svcs, cmp_service);
 
-	if (!(st = prep(bh, SQL_SERVICE_ENTRY_ALL)))
+	if (!(st = store_prep(bh, SQL_SERVICE_ENTRY_ALL)))
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct service *s = find_service(c, col_text(st, 0));
+		struct service *s = find_service(c, store_col_text(st, 0));
 		struct service_entry *e;
 
 		if (!s)
@@ -1066,15 +1065,15 @@ static int load_services(struct bh *bh, int64_t config, struct config *c)
 		s->e = xrealloc(s->e, (s->ne + 1) * sizeof *s->e);
 		e = &s->e[s->ne++];
 		memset(e, 0, sizeof *e);
-		copy_text(e->proto, sizeof e->proto, col_text(st, 1));
-		copy_text(e->ports, sizeof e->ports, col_text(st, 2));
+		copy_text(e->proto, sizeof e->proto, store_col_text(st, 1));
+		copy_text(e->ports, sizeof e->ports, store_col_text(st, 2));
 	}
 	return finish(bh, st, rc);
 }
 
 static int load_groups(struct bh *bh, int64_t config, struct config *c)
 {
-	sqlite3_stmt *st = prep(bh, SQL_GROUP_ALL);
+	sqlite3_stmt *st = store_prep(bh, SQL_GROUP_ALL);
 	size_t cap = 0;
 	int rc;
 
@@ -1090,7 +1089,7 @@ static int load_groups(struct bh *bh, int64_t config, struct config *c)
 		}
 		g = &c->groups[c->ngroups++];
 		memset(g, 0, sizeof *g);
-		copy_text(g->name, sizeof g->name, col_text(st, 0));
+		copy_text(g->name, sizeof g->name, store_col_text(st, 0));
 		g->match = col_dup_or_null(st, 1);
 		g->monitor = sqlite3_column_int(st, 2);
 	}
@@ -1099,26 +1098,26 @@ static int load_groups(struct bh *bh, int64_t config, struct config *c)
 	if (c->ngroups)
 		qsort(c->groups, c->ngroups, sizeof *c->groups, cmp_group);
 
-	if (!(st = prep(bh, SQL_GROUP_MEMBER_ALL)))
+	if (!(st = store_prep(bh, SQL_GROUP_MEMBER_ALL)))
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct group *g = find_group(c, col_text(st, 0));
+		struct group *g = find_group(c, store_col_text(st, 0));
 
 		if (g)
-			strv_push(&g->members, col_text(st, 1));
+			strv_push(&g->members, store_col_text(st, 1));
 	}
 	if (finish(bh, st, rc))
 		return -1;
 
-	if (!(st = prep(bh, SQL_GROUP_ADDRESS_ALL)))
+	if (!(st = store_prep(bh, SQL_GROUP_ADDRESS_ALL)))
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct group *g = find_group(c, col_text(st, 0));
+		struct group *g = find_group(c, store_col_text(st, 0));
 
 		if (g)
-			strv_push(&g->addresses, col_text(st, 1));
+			strv_push(&g->addresses, store_col_text(st, 1));
 	}
 	return finish(bh, st, rc);
 }
@@ -1133,7 +1132,7 @@ static int cmp_rule_ptr_id(const void *a, const void *b)
 
 static int load_rules(struct bh *bh, int64_t config, struct config *c)
 {
-	sqlite3_stmt *st = prep(bh, SQL_RULE_ALL);
+	sqlite3_stmt *st = store_prep(bh, SQL_RULE_ALL);
 	struct rule **byid = NULL;
 	size_t cap = 0;
 	int rc;
@@ -1143,8 +1142,8 @@ static int load_rules(struct bh *bh, int64_t config, struct config *c)
 	sqlite3_bind_int64(st, 1, config);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct rule *r;
-		int section = policy_section_parse(col_text(st, 1));
-		int action = policy_action_parse(col_text(st, 3));
+		int section = policy_section_parse(store_col_text(st, 1));
+		int action = policy_action_parse(store_col_text(st, 3));
 
 		if (section < 0 || action < 0) {
 			long long id = sqlite3_column_int64(st, 0);
@@ -1178,7 +1177,7 @@ static int load_rules(struct bh *bh, int64_t config, struct config *c)
 	for (size_t i = 0; i < c->nrules; i++)
 		byid[i] = &c->rules[i];
 	qsort(byid, c->nrules, sizeof *byid, cmp_rule_ptr_id);
-	if (!(st = prep(bh, SQL_RULE_REF_ALL))) {
+	if (!(st = store_prep(bh, SQL_RULE_REF_ALL))) {
 		free(byid);
 		return -1;
 	}
@@ -1186,7 +1185,7 @@ static int load_rules(struct bh *bh, int64_t config, struct config *c)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct rule key = { .id = sqlite3_column_int64(st, 0) };
 		struct rule *kp = &key, **found;
-		const char *role = col_text(st, 1);
+		const char *role = store_col_text(st, 1);
 		struct strv *list;
 
 		found = bsearch(&kp, byid, c->nrules, sizeof *byid,
@@ -1201,7 +1200,7 @@ static int load_rules(struct bh *bh, int64_t config, struct config *c)
 			list = &(*found)->services;
 		else
 			list = &(*found)->applied;
-		strv_push(list, col_text(st, 2));
+		strv_push(list, store_col_text(st, 2));
 	}
 	free(byid);
 	return finish(bh, st, rc);
@@ -1209,15 +1208,15 @@ static int load_rules(struct bh *bh, int64_t config, struct config *c)
 
 static int load_settings(struct bh *bh, int64_t config, struct config *c)
 {
-	sqlite3_stmt *st = prep(bh, SQL_SETTING_ALL);
+	sqlite3_stmt *st = store_prep(bh, SQL_SETTING_ALL);
 	int rc;
 
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *key = col_text(st, 0);
-		const char *val = col_text(st, 1);
+		const char *key = store_col_text(st, 0);
+		const char *val = store_col_text(st, 1);
 		int64_t n = strtoll(val, NULL, 10);
 
 		if (strcmp(key, "default") == 0) {
@@ -1262,7 +1261,7 @@ int store_config_load(struct bh *bh, int64_t config, int parts,
 int store_rule_get(struct bh *bh, int64_t config, int64_t id,
                    struct rule *out)
 {
-	sqlite3_stmt *st = prep(bh, SQL_RULE_GET);
+	sqlite3_stmt *st = store_prep(bh, SQL_RULE_GET);
 	int rc, section, action;
 
 	memset(out, 0, sizeof *out);
@@ -1273,8 +1272,8 @@ int store_rule_get(struct bh *bh, int64_t config, int64_t id,
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
 		return finish(bh, st, rc) ? -1 : 0;
-	section = policy_section_parse(col_text(st, 1));
-	action = policy_action_parse(col_text(st, 3));
+	section = policy_section_parse(store_col_text(st, 1));
+	action = policy_action_parse(store_col_text(st, 3));
 	if (section < 0 || action < 0) {
 		sqlite3_finalize(st);
 		return bh_error(bh, "store %s: rule %lld has a bad section or "
@@ -1291,18 +1290,18 @@ int store_rule_get(struct bh *bh, int64_t config, int64_t id,
 	out->monitor = sqlite3_column_int(st, 7);
 	sqlite3_finalize(st);
 
-	if (!(st = prep(bh, SQL_RULE_REF_GET)))
+	if (!(st = store_prep(bh, SQL_RULE_REF_GET)))
 		goto fail;
 	sqlite3_bind_int64(st, 1, config);
 	sqlite3_bind_int64(st, 2, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *role = col_text(st, 0);
+		const char *role = store_col_text(st, 0);
 		struct strv *list = strcmp(role, "src") == 0 ? &out->src :
 		                    strcmp(role, "dst") == 0 ? &out->dst :
 		                    strcmp(role, "service") == 0 ?
 		                    &out->services : &out->applied;
 
-		strv_push(list, col_text(st, 1));
+		strv_push(list, store_col_text(st, 1));
 	}
 	if (finish(bh, st, rc) == 0)
 		return 1;
@@ -1315,7 +1314,7 @@ fail:
 static int64_t count_query(struct bh *bh, const char *sql, int64_t config,
                            const char *text, int64_t num)
 {
-	sqlite3_stmt *st = prep(bh, sql);
+	sqlite3_stmt *st = store_prep(bh, sql);
 	int64_t v = 0;
 	int rc;
 
@@ -1350,7 +1349,7 @@ int store_rule_exists(struct bh *bh, int64_t config, int64_t id)
 int store_rules_using(struct bh *bh, int64_t config, const char *name,
                       int service, int64_t **ids, size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, service ? SQL_RULES_USING_SERVICE
+	sqlite3_stmt *st = store_prep(bh, service ? SQL_RULES_USING_SERVICE
 	                                    : SQL_RULES_USING_GROUP);
 	size_t cnt = 0;
 	int rc;
@@ -1378,7 +1377,7 @@ static int insert_strv(struct bh *bh, const char *sql, int64_t config,
                        const char *owner, const struct strv *sv)
 {
 	for (size_t i = 0; i < sv->n; i++) {
-		sqlite3_stmt *st = prep(bh, sql);
+		sqlite3_stmt *st = store_prep(bh, sql);
 
 		if (!st)
 			return -1;
@@ -1394,7 +1393,7 @@ static int insert_strv(struct bh *bh, const char *sql, int64_t config,
 
 int store_group_insert(struct bh *bh, int64_t config, const struct group *g)
 {
-	sqlite3_stmt *st = prep(bh, SQL_GROUP_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_GROUP_INSERT);
 
 	if (!st)
 		return -1;
@@ -1415,7 +1414,7 @@ int store_group_insert(struct bh *bh, int64_t config, const struct group *g)
 int store_group_monitor_set(struct bh *bh, int64_t config, const char *name,
                             int monitor)
 {
-	sqlite3_stmt *st = prep(bh, SQL_GROUP_MONITOR);
+	sqlite3_stmt *st = store_prep(bh, SQL_GROUP_MONITOR);
 
 	if (!st)
 		return -1;
@@ -1428,7 +1427,7 @@ int store_group_monitor_set(struct bh *bh, int64_t config, const char *name,
 static int delete_named(struct bh *bh, const char *sql, int64_t config,
                         const char *name)
 {
-	sqlite3_stmt *st = prep(bh, sql);
+	sqlite3_stmt *st = store_prep(bh, sql);
 
 	if (!st)
 		return -1;
@@ -1445,7 +1444,7 @@ int store_group_delete(struct bh *bh, int64_t config, const char *name)
 int store_service_insert(struct bh *bh, int64_t config,
                          const struct service *s)
 {
-	sqlite3_stmt *st = prep(bh, SQL_SERVICE_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_SERVICE_INSERT);
 
 	if (!st)
 		return -1;
@@ -1455,7 +1454,7 @@ int store_service_insert(struct bh *bh, int64_t config,
 	if (run(bh, st))
 		return -1;
 	for (size_t i = 0; i < s->ne; i++) {
-		if (!(st = prep(bh, SQL_SERVICE_ENTRY_INSERT)))
+		if (!(st = store_prep(bh, SQL_SERVICE_ENTRY_INSERT)))
 			return -1;
 		sqlite3_bind_int64(st, 1, config);
 		bind_text(st, 2, s->name);
@@ -1477,7 +1476,7 @@ static int insert_refs(struct bh *bh, int64_t config, int64_t rule,
                        const char *role, const struct strv *sv)
 {
 	for (size_t i = 0; i < sv->n; i++) {
-		sqlite3_stmt *st = prep(bh, SQL_RULE_REF_INSERT);
+		sqlite3_stmt *st = store_prep(bh, SQL_RULE_REF_INSERT);
 
 		if (!st)
 			return -1;
@@ -1495,7 +1494,7 @@ static int insert_refs(struct bh *bh, int64_t config, int64_t rule,
 int store_rule_insert(struct bh *bh, int64_t config, const struct rule *r)
 {
 	const char *section = policy_section_name(r->section);
-	sqlite3_stmt *st = prep(bh, SQL_RULE_SHIFT_DOWN);
+	sqlite3_stmt *st = store_prep(bh, SQL_RULE_SHIFT_DOWN);
 
 	if (!st)
 		return -1;
@@ -1504,7 +1503,7 @@ int store_rule_insert(struct bh *bh, int64_t config, const struct rule *r)
 	sqlite3_bind_int(st, 3, r->position);
 	if (run(bh, st))
 		return -1;
-	if (!(st = prep(bh, SQL_RULE_INSERT)))
+	if (!(st = store_prep(bh, SQL_RULE_INSERT)))
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	sqlite3_bind_int64(st, 2, r->id);
@@ -1527,7 +1526,7 @@ int store_rule_insert(struct bh *bh, int64_t config, const struct rule *r)
 
 int store_rule_update(struct bh *bh, int64_t config, const struct rule *r)
 {
-	sqlite3_stmt *st = prep(bh, SQL_RULE_UPDATE);
+	sqlite3_stmt *st = store_prep(bh, SQL_RULE_UPDATE);
 
 	if (!st)
 		return -1;
@@ -1540,7 +1539,7 @@ int store_rule_update(struct bh *bh, int64_t config, const struct rule *r)
 	sqlite3_bind_int(st, 7, r->monitor ? 1 : 0);
 	if (run(bh, st))
 		return -1;
-	if (!(st = prep(bh, SQL_RULE_REF_DELETE)))
+	if (!(st = store_prep(bh, SQL_RULE_REF_DELETE)))
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	sqlite3_bind_int64(st, 2, r->id);
@@ -1556,7 +1555,7 @@ int store_rule_update(struct bh *bh, int64_t config, const struct rule *r)
 
 int store_rule_delete(struct bh *bh, int64_t config, int64_t id)
 {
-	sqlite3_stmt *st = prep(bh, SQL_RULE_WHERE);
+	sqlite3_stmt *st = store_prep(bh, SQL_RULE_WHERE);
 	char section[32];
 	int position, rc;
 
@@ -1573,17 +1572,17 @@ int store_rule_delete(struct bh *bh, int64_t config, int64_t id)
 		}
 		return finish(bh, st, rc);
 	}
-	copy_text(section, sizeof section, col_text(st, 0));
+	copy_text(section, sizeof section, store_col_text(st, 0));
 	position = sqlite3_column_int(st, 1);
 	sqlite3_finalize(st);
 
-	if (!(st = prep(bh, SQL_RULE_DELETE)))
+	if (!(st = store_prep(bh, SQL_RULE_DELETE)))
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	sqlite3_bind_int64(st, 2, id);
 	if (run(bh, st))
 		return -1;
-	if (!(st = prep(bh, SQL_RULE_SHIFT_UP)))
+	if (!(st = store_prep(bh, SQL_RULE_SHIFT_UP)))
 		return -1;
 	sqlite3_bind_int64(st, 1, config);
 	bind_text(st, 2, section);
@@ -1594,7 +1593,7 @@ int store_rule_delete(struct bh *bh, int64_t config, int64_t id)
 int store_rule_set_enabled(struct bh *bh, int64_t config, int64_t id,
                            int enabled)
 {
-	sqlite3_stmt *st = prep(bh, SQL_RULE_ENABLE);
+	sqlite3_stmt *st = store_prep(bh, SQL_RULE_ENABLE);
 
 	if (!st)
 		return -1;
@@ -1607,7 +1606,7 @@ int store_rule_set_enabled(struct bh *bh, int64_t config, int64_t id,
 int store_setting_set(struct bh *bh, int64_t config, const char *key,
                       const char *value)
 {
-	sqlite3_stmt *st = prep(bh, SQL_SETTING_SET);
+	sqlite3_stmt *st = store_prep(bh, SQL_SETTING_SET);
 
 	if (!st)
 		return -1;
@@ -1634,7 +1633,7 @@ int store_revision_add(struct bh *bh, int64_t config,
 
 	if (run_config_id(bh, SQL_CONFIG_TO_REVISION, config))
 		return -1;
-	if (!(st = prep(bh, SQL_REVISION_INSERT)))
+	if (!(st = store_prep(bh, SQL_REVISION_INSERT)))
 		return -1;
 	sqlite3_bind_int64(st, 1, r->rev);
 	sqlite3_bind_int64(st, 2, config);
@@ -1653,8 +1652,8 @@ static void revision_row(sqlite3_stmt *st, struct revision *r)
 	memset(r, 0, sizeof *r);
 	r->rev = sqlite3_column_int64(st, 0);
 	r->time_ms = sqlite3_column_int64(st, 1);
-	copy_text(r->author, sizeof r->author, col_text(st, 2));
-	copy_text(r->client, sizeof r->client, col_text(st, 3));
+	copy_text(r->author, sizeof r->author, store_col_text(st, 2));
+	copy_text(r->client, sizeof r->client, store_col_text(st, 3));
 	r->comment = col_dup_or_null(st, 4);
 	r->confirm_deadline = sqlite3_column_int64(st, 5);
 }
@@ -1669,7 +1668,7 @@ static int64_t col_opt_int(sqlite3_stmt *st, int i, int64_t none)
 int store_revision_get(struct bh *bh, int64_t rev, struct revision *out,
                        struct store_revinfo *info)
 {
-	sqlite3_stmt *st = prep(bh, SQL_REVISION_GET);
+	sqlite3_stmt *st = store_prep(bh, SQL_REVISION_GET);
 	struct revision r;
 	int rc;
 
@@ -1700,7 +1699,7 @@ int store_revision_get(struct bh *bh, int64_t rev, struct revision *out,
 
 int store_revision_list(struct bh *bh, struct revision **out, size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, SQL_REVISION_LIST);
+	sqlite3_stmt *st = store_prep(bh, SQL_REVISION_LIST);
 	struct revision *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc;
@@ -1728,7 +1727,7 @@ int store_revision_list(struct bh *bh, struct revision **out, size_t *n)
 int store_revision_deadline_set(struct bh *bh, int64_t rev,
                                 int64_t deadline_ms)
 {
-	sqlite3_stmt *st = prep(bh, SQL_REVISION_DEADLINE);
+	sqlite3_stmt *st = store_prep(bh, SQL_REVISION_DEADLINE);
 
 	if (!st)
 		return -1;
@@ -1739,7 +1738,7 @@ int store_revision_deadline_set(struct bh *bh, int64_t rev,
 
 int store_confirm_due(struct bh *bh, int64_t now_ms)
 {
-	sqlite3_stmt *st = prep(bh, SQL_REVISION_DUE);
+	sqlite3_stmt *st = store_prep(bh, SQL_REVISION_DUE);
 	int rc, due = 0;
 
 	if (!st)
@@ -1757,7 +1756,7 @@ int store_confirm_due(struct bh *bh, int64_t now_ms)
 
 int store_confirm_expire(struct bh *bh, int64_t now_ms, int64_t *new_rev)
 {
-	sqlite3_stmt *st = prep(bh, SQL_REVISION_EXPIRED);
+	sqlite3_stmt *st = store_prep(bh, SQL_REVISION_EXPIRED);
 	int64_t rev, prev, running = -1, prev_config, copy;
 	struct revision r;
 	char comment[96], command[64], detail[160];
@@ -1811,7 +1810,7 @@ int store_audit_insert(struct bh *bh, int64_t time_ms, const char *user,
                        const char *client, const char *command, int ok,
                        const char *detail)
 {
-	sqlite3_stmt *st = prep(bh, SQL_AUDIT_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_AUDIT_INSERT);
 
 	if (!st)
 		return -1;
@@ -1827,7 +1826,7 @@ int store_audit_insert(struct bh *bh, int64_t time_ms, const char *user,
 int store_audit_list(struct bh *bh, const struct audit_filter *f,
                      struct audit_entry **out, size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, SQL_AUDIT_LIST);
+	sqlite3_stmt *st = store_prep(bh, SQL_AUDIT_LIST);
 	struct audit_entry *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc;
@@ -1852,9 +1851,9 @@ int store_audit_list(struct bh *bh, const struct audit_filter *f,
 		memset(a, 0, sizeof *a);
 		a->id = sqlite3_column_int64(st, 0);
 		a->time_ms = sqlite3_column_int64(st, 1);
-		copy_text(a->user, sizeof a->user, col_text(st, 2));
-		copy_text(a->client, sizeof a->client, col_text(st, 3));
-		a->command = xstrdup(col_text(st, 4));
+		copy_text(a->user, sizeof a->user, store_col_text(st, 2));
+		copy_text(a->client, sizeof a->client, store_col_text(st, 3));
+		a->command = xstrdup(store_col_text(st, 4));
 		a->ok = sqlite3_column_int(st, 5);
 		a->detail = col_dup_or_null(st, 6);
 	}

@@ -12,6 +12,7 @@
 
 #include "address.h"
 #include "bulkhead.h"
+#include "store.h"
 #include "util.h"
 
 static const char SQL_MODE_ALL[] =
@@ -46,17 +47,6 @@ static int fail(struct bh *bh, sqlite3_stmt *st)
 	return -1;
 }
 
-static sqlite3_stmt *prep(struct bh *bh, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(bh->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		fail(bh, st);
-		return NULL;
-	}
-	return st;
-}
-
 /* Step a statement that returns no rows, and finalize it. */
 static int run(struct bh *bh, sqlite3_stmt *st)
 {
@@ -80,7 +70,7 @@ static const char *col(sqlite3_stmt *st, int i)
 
 int store_addressing_default(struct bh *bh, unsigned *bits)
 {
-	sqlite3_stmt *st = prep(bh, SQL_MODE_DEFAULT);
+	sqlite3_stmt *st = store_prep(bh, SQL_MODE_DEFAULT);
 	int rc, m = 0;
 
 	if (!st)
@@ -107,7 +97,7 @@ int store_addressing_fill(struct bh *bh, struct inventory *inv)
 		inv->w[i].addressing = def;
 		inv->w[i].addressing_own = 0;
 	}
-	if (!(st = prep(bh, SQL_MODE_ALL)))
+	if (!(st = store_prep(bh, SQL_MODE_ALL)))
 		return -1;
 	/* O(workloads) with a scan per row would be quadratic: most
 	 * workloads follow the default, so only the others are looked up. */
@@ -132,7 +122,7 @@ int store_addressing_fill(struct bh *bh, struct inventory *inv)
 
 int store_addressing_default_set(struct bh *bh, const char *mode)
 {
-	sqlite3_stmt *st = prep(bh, SQL_MODE_DEFAULT_SET);
+	sqlite3_stmt *st = store_prep(bh, SQL_MODE_DEFAULT_SET);
 
 	if (!st)
 		return -1;
@@ -142,7 +132,7 @@ int store_addressing_default_set(struct bh *bh, const char *mode)
 
 int store_addressing_set(struct bh *bh, int64_t workload, const char *mode)
 {
-	sqlite3_stmt *st = prep(bh, SQL_MODE_SET);
+	sqlite3_stmt *st = store_prep(bh, SQL_MODE_SET);
 
 	if (!st)
 		return -1;
@@ -154,7 +144,7 @@ int store_addressing_set(struct bh *bh, int64_t workload, const char *mode)
 int store_address_bind(struct bh *bh, const char *ifname, const char *addr,
                        int family, const char *origin, int64_t since_ms)
 {
-	sqlite3_stmt *st = prep(bh, SQL_BIND);
+	sqlite3_stmt *st = store_prep(bh, SQL_BIND);
 
 	if (!st)
 		return -1;
@@ -168,7 +158,7 @@ int store_address_bind(struct bh *bh, const char *ifname, const char *addr,
 
 int store_address_pin(struct bh *bh, const char *addr)
 {
-	sqlite3_stmt *st = prep(bh, SQL_PIN);
+	sqlite3_stmt *st = store_prep(bh, SQL_PIN);
 
 	if (!st)
 		return -1;
@@ -178,7 +168,7 @@ int store_address_pin(struct bh *bh, const char *addr)
 
 int store_address_clear(struct bh *bh, int64_t workload, size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, SQL_CLEAR);
+	sqlite3_stmt *st = store_prep(bh, SQL_CLEAR);
 
 	if (!st)
 		return -1;
@@ -192,7 +182,7 @@ int store_address_clear(struct bh *bh, int64_t workload, size_t *n)
 int store_address_list(struct bh *bh, int64_t workload,
                        struct bound_addr **out, size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, SQL_LIST);
+	sqlite3_stmt *st = store_prep(bh, SQL_LIST);
 	size_t cap = 0;
 	int rc;
 

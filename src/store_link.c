@@ -27,19 +27,6 @@ static const char SQL_LINK_PRUNE[] =
 static const char SQL_LINK_KNOWN[] =
 	"SELECT ifname FROM nic ORDER BY ifname";
 
-static sqlite3_stmt *prep(struct bh *bh, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(bh->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		bh_error(bh, "store %s: %s", bh->db_path,
-		         sqlite3_errmsg(bh->db));
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
 static int fail(struct bh *bh, sqlite3_stmt *st)
 {
 	bh_error(bh, "store %s: %s", bh->db_path, sqlite3_errmsg(bh->db));
@@ -56,7 +43,7 @@ static const char *text(sqlite3_stmt *st, int i)
 
 int store_link_get(struct bh *bh, const char *ifname, struct nic_link *out)
 {
-	sqlite3_stmt *st = prep(bh, SQL_LINK_GET);
+	sqlite3_stmt *st = store_prep(bh, SQL_LINK_GET);
 	int rc;
 
 	if (!st)
@@ -82,7 +69,7 @@ int store_link_get(struct bh *bh, const char *ifname, struct nic_link *out)
 
 int store_link_put(struct bh *bh, const struct nic_link *l)
 {
-	sqlite3_stmt *st = prep(bh, SQL_LINK_PUT);
+	sqlite3_stmt *st = store_prep(bh, SQL_LINK_PUT);
 
 	if (!st)
 		return -1;
@@ -101,7 +88,7 @@ int store_link_put(struct bh *bh, const struct nic_link *l)
 int store_link_owner(struct bh *bh, const char *ifname, char *workload,
                      size_t len)
 {
-	sqlite3_stmt *st = prep(bh, SQL_LINK_OWNER);
+	sqlite3_stmt *st = store_prep(bh, SQL_LINK_OWNER);
 	int rc;
 
 	if (!st)
@@ -122,7 +109,7 @@ int store_link_owner(struct bh *bh, const char *ifname, char *workload,
 int store_link_by_index(struct bh *bh, int ifindex, char *ifname,
                         size_t len)
 {
-	sqlite3_stmt *st = prep(bh, SQL_LINK_BY_INDEX);
+	sqlite3_stmt *st = store_prep(bh, SQL_LINK_BY_INDEX);
 	int rc;
 
 	if (!st)
@@ -142,7 +129,7 @@ int store_link_by_index(struct bh *bh, int ifindex, char *ifname,
 
 int store_link_known(struct bh *bh, struct strv *out)
 {
-	sqlite3_stmt *st = prep(bh, SQL_LINK_PRUNE);
+	sqlite3_stmt *st = store_prep(bh, SQL_LINK_PRUNE);
 	int rc;
 
 	if (!st)
@@ -150,7 +137,7 @@ int store_link_known(struct bh *bh, struct strv *out)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return fail(bh, st);
 	sqlite3_finalize(st);
-	if (!(st = prep(bh, SQL_LINK_KNOWN)))
+	if (!(st = store_prep(bh, SQL_LINK_KNOWN)))
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		strv_push(out, text(st, 0));
@@ -167,7 +154,7 @@ static const char SQL_INVENTORY_GEN[] =
 
 int store_inventory_gen(struct bh *bh, int64_t *n, char *uid, size_t len)
 {
-	sqlite3_stmt *st = prep(bh, SQL_INVENTORY_GEN);
+	sqlite3_stmt *st = store_prep(bh, SQL_INVENTORY_GEN);
 	int rc;
 
 	if (!st)

@@ -39,36 +39,11 @@ static const char SQL_Q_NEXT[] =
 static const char SQL_Q_ACTIVE_IDS[] =
 	"SELECT workload_id FROM quarantine WHERE released_ms IS NULL";
 
-static int db_fail(struct bh *bh)
-{
-	return bh_error(bh, "store %s: %s", bh->db_path,
-	                sqlite3_errmsg(bh->db));
-}
-
-static sqlite3_stmt *prep(struct bh *bh, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(bh->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(bh);
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return s ? (const char *)s : "";
-}
-
 /* Step to the end and finalize: 0, or -1 when SQLite failed. */
 static int done(struct bh *bh, sqlite3_stmt *st, int rc)
 {
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		db_fail(bh);
+		store_fail(bh);
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -81,22 +56,22 @@ static void row(sqlite3_stmt *st, struct quarantine *q)
 	memset(q, 0, sizeof *q);
 	q->id = sqlite3_column_int64(st, 0);
 	q->workload_id = sqlite3_column_int64(st, 1);
-	snprintf(q->workload, sizeof q->workload, "%s", col_text(st, 2));
-	q->reason = xstrdup(col_text(st, 3));
-	snprintf(q->source, sizeof q->source, "%s", col_text(st, 4));
-	snprintf(q->by, sizeof q->by, "%s", col_text(st, 5));
-	snprintf(q->client, sizeof q->client, "%s", col_text(st, 6));
+	snprintf(q->workload, sizeof q->workload, "%s", store_col_text(st, 2));
+	q->reason = xstrdup(store_col_text(st, 3));
+	snprintf(q->source, sizeof q->source, "%s", store_col_text(st, 4));
+	snprintf(q->by, sizeof q->by, "%s", store_col_text(st, 5));
+	snprintf(q->client, sizeof q->client, "%s", store_col_text(st, 6));
 	q->since_ms = sqlite3_column_int64(st, 7);
 	q->until_ms = sqlite3_column_int64(st, 8);
 	q->released_ms = sqlite3_column_int64(st, 9);
-	snprintf(q->released_by, sizeof q->released_by, "%s", col_text(st, 10));
+	snprintf(q->released_by, sizeof q->released_by, "%s", store_col_text(st, 10));
 	snprintf(q->released_how, sizeof q->released_how, "%s",
-	         col_text(st, 11));
+	         store_col_text(st, 11));
 }
 
 int store_quarantine_insert(struct bh *bh, const struct quarantine *q)
 {
-	sqlite3_stmt *st = prep(bh, SQL_Q_INSERT);
+	sqlite3_stmt *st = store_prep(bh, SQL_Q_INSERT);
 
 	if (!st)
 		return -1;
@@ -119,7 +94,7 @@ int store_quarantine_release(struct bh *bh, int64_t workload_id,
                              int64_t now_ms, const char *by,
                              const char *how)
 {
-	sqlite3_stmt *st = prep(bh, SQL_Q_RELEASE);
+	sqlite3_stmt *st = store_prep(bh, SQL_Q_RELEASE);
 
 	if (!st)
 		return -1;
@@ -135,7 +110,7 @@ int store_quarantine_release(struct bh *bh, int64_t workload_id,
 int store_quarantine_active(struct bh *bh, int64_t workload_id,
                             struct quarantine *out)
 {
-	sqlite3_stmt *st = prep(bh, SQL_Q_ACTIVE);
+	sqlite3_stmt *st = store_prep(bh, SQL_Q_ACTIVE);
 	int rc, found = 0;
 
 	if (!st)
@@ -157,7 +132,7 @@ int store_quarantine_active(struct bh *bh, int64_t workload_id,
 int store_quarantine_list(struct bh *bh, int history, struct quarantine **out,
                           size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, history ? SQL_Q_LIST_ALL : SQL_Q_LIST_ACTIVE);
+	sqlite3_stmt *st = store_prep(bh, history ? SQL_Q_LIST_ALL : SQL_Q_LIST_ACTIVE);
 	struct quarantine *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc;
@@ -187,7 +162,7 @@ int store_quarantine_list(struct bh *bh, int history, struct quarantine **out,
 static int ids(struct bh *bh, const char *sql, int64_t now_ms, int64_t **out,
                size_t *n)
 {
-	sqlite3_stmt *st = prep(bh, sql);
+	sqlite3_stmt *st = store_prep(bh, sql);
 	int64_t *v = NULL;
 	size_t cnt = 0;
 	int rc;
@@ -221,7 +196,7 @@ int store_quarantine_due(struct bh *bh, int64_t now_ms, int64_t **out,
 
 int store_quarantine_next(struct bh *bh, int64_t *until_ms)
 {
-	sqlite3_stmt *st = prep(bh, SQL_Q_NEXT);
+	sqlite3_stmt *st = store_prep(bh, SQL_Q_NEXT);
 	int rc;
 
 	*until_ms = 0;
