@@ -88,31 +88,11 @@ static void events_after(struct bh *bh, const struct store_tx *tx, int ok)
 		policy_events_drop(bh);
 }
 
-static void event_quarantine(struct bh *bh, const struct quarantine *q)
-{
-	struct strbuf sb = STRBUF_INIT;
-	struct json j;
-
-	json_init(&j, &sb);
-	json_obj_begin(&j);
-	json_kstr(&j, "workload", q->workload);
-	json_kstr(&j, "reason", q->reason);
-	json_kstr(&j, "by", q->by);
-	json_kstr(&j, "client", q->client);
-	json_kstr(&j, "source", q->source);
-	json_kint(&j, "since", q->since_ms);
-	json_key(&j, "until");
-	if (q->until_ms)
-		json_int(&j, q->until_ms);
-	else
-		json_null(&j);
-	json_obj_end(&j);
-	policy_event_queue(bh, "quarantine", q->workload, sb_str(&sb));
-	sb_free(&sb);
-}
-
-static void event_release(struct bh *bh, const struct quarantine *q,
-                          const char *by, const char *how)
+/* Queue the @trigger event of @q: by @by, from @source ("command", "tag",
+ * "expiry"...); a quarantine's also names the client it came from. */
+static void event_queue(struct bh *bh, const char *trigger,
+                        const struct quarantine *q, const char *by,
+                        const char *source, const char *client)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct json j;
@@ -122,7 +102,9 @@ static void event_release(struct bh *bh, const struct quarantine *q,
 	json_kstr(&j, "workload", q->workload);
 	json_kstr(&j, "reason", q->reason);
 	json_kstr(&j, "by", by);
-	json_kstr(&j, "source", how);
+	if (client)
+		json_kstr(&j, "client", client);
+	json_kstr(&j, "source", source);
 	json_kint(&j, "since", q->since_ms);
 	json_key(&j, "until");
 	if (q->until_ms)
@@ -130,8 +112,19 @@ static void event_release(struct bh *bh, const struct quarantine *q,
 	else
 		json_null(&j);
 	json_obj_end(&j);
-	policy_event_queue(bh, "release", q->workload, sb_str(&sb));
+	policy_event_queue(bh, trigger, q->workload, sb_str(&sb));
 	sb_free(&sb);
+}
+
+static void event_quarantine(struct bh *bh, const struct quarantine *q)
+{
+	event_queue(bh, "quarantine", q, q->by, q->source, q->client);
+}
+
+static void event_release(struct bh *bh, const struct quarantine *q,
+                          const char *by, const char *how)
+{
+	event_queue(bh, "release", q, by, how, NULL);
 }
 
 /* ---- the edit pattern -------------------------------------------------------- */
