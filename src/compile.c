@@ -1438,35 +1438,57 @@ static void header(struct cc *c)
 	sb_free(&sb);
 }
 
-int compile_ruleset(const struct config *cfg, const struct inventory *inv,
+/*
+ * A compiler context for @cfg over @inv, writing into @out (emptied): the
+ * groups are a private copy in @copy carrying their membership, so @cfg
+ * stays untouched.  cc_copy_free(@copy) frees that copy.
+ */
+static void cc_init(struct cc *c, struct config *copy,
+                    const struct config *cfg, const struct inventory *inv,
                     const struct compile_opts *o, struct ruleset *out,
                     char *err, size_t errlen)
 {
-	struct config copy = *cfg;
 	struct group *groups = xcalloc(cfg->ngroups + 1, sizeof *groups);
-	struct cc c;
-	int rc = 0;
 
-	/* Membership on a private copy: @cfg stays untouched. */
+	*copy = *cfg;
 	for (size_t i = 0; i < cfg->ngroups; i++) {
 		groups[i] = cfg->groups[i];
 		memset(&groups[i].eff_workloads, 0, sizeof groups[i].eff_workloads);
 		memset(&groups[i].eff_addrs, 0, sizeof groups[i].eff_addrs);
 	}
-	copy.groups = groups;
-	policy_membership(&copy, inv);
-
-	memset(&c, 0, sizeof c);
-	c.cfg = &copy;
-	c.inv = inv;
+	copy->groups = groups;
+	policy_membership(copy, inv);
+	memset(c, 0, sizeof *c);
+	c->cfg = copy;
+	c->inv = inv;
 	if (o)
-		c.o = *o;
+		c->o = *o;
 	else
-		compile_opts_default(&c.o);
-	c.rs = out;
-	c.err = err;
-	c.errlen = errlen;
+		compile_opts_default(&c->o);
+	c->rs = out;
+	c->err = err;
+	c->errlen = errlen;
 	memset(out, 0, sizeof *out);
+}
+
+static void cc_copy_free(struct config *copy)
+{
+	for (size_t i = 0; i < copy->ngroups; i++) {
+		strv_free(&copy->groups[i].eff_workloads);
+		strv_free(&copy->groups[i].eff_addrs);
+	}
+	free(copy->groups);
+}
+
+int compile_ruleset(const struct config *cfg, const struct inventory *inv,
+                    const struct compile_opts *o, struct ruleset *out,
+                    char *err, size_t errlen)
+{
+	struct config copy;
+	struct cc c;
+	int rc = 0;
+
+	cc_init(&c, &copy, cfg, inv, o, out, err, errlen);
 	c.gorder = xcalloc(copy.ngroups + 1, sizeof *c.gorder);
 	c.gmark = xcalloc(copy.ngroups + 1, 1);
 	c.smark = xcalloc(copy.nsvcs + 1, 1);
@@ -1593,11 +1615,7 @@ int compile_ruleset(const struct config *cfg, const struct inventory *inv,
 		strv_copy(&out->used_at, &c.used_at);
 	}
 
-	for (size_t i = 0; i < copy.ngroups; i++) {
-		strv_free(&groups[i].eff_workloads);
-		strv_free(&groups[i].eff_addrs);
-	}
-	free(groups);
+	cc_copy_free(&copy);
 	free(c.gorder);
 	free(c.gmark);
 	free(c.smark);
@@ -1652,29 +1670,11 @@ static int inventory_part(const struct config *cfg,
                           const struct ruleset *like, struct ruleset *out,
                           char *err, size_t errlen)
 {
-	struct config copy = *cfg;
-	struct group *groups = xcalloc(cfg->ngroups + 1, sizeof *groups);
+	struct config copy;
 	struct cc c;
 	int rc = 0;
 
-	for (size_t i = 0; i < cfg->ngroups; i++) {
-		groups[i] = cfg->groups[i];
-		memset(&groups[i].eff_workloads, 0, sizeof groups[i].eff_workloads);
-		memset(&groups[i].eff_addrs, 0, sizeof groups[i].eff_addrs);
-	}
-	copy.groups = groups;
-	policy_membership(&copy, inv);
-	memset(&c, 0, sizeof c);
-	c.cfg = &copy;
-	c.inv = inv;
-	if (o)
-		c.o = *o;
-	else
-		compile_opts_default(&c.o);
-	c.rs = out;
-	c.err = err;
-	c.errlen = errlen;
-	memset(out, 0, sizeof *out);
+	cc_init(&c, &copy, cfg, inv, o, out, err, errlen);
 	out->policy_hash = like ? like->policy_hash
 	                        : compile_policy_hash(cfg, &c.o);
 	if (like) {
@@ -1692,11 +1692,7 @@ static int inventory_part(const struct config *cfg,
 		strv_copy(&out->used_groups, &c.used_groups);
 		strv_copy(&out->used_at, &c.used_at);
 	}
-	for (size_t i = 0; i < copy.ngroups; i++) {
-		strv_free(&groups[i].eff_workloads);
-		strv_free(&groups[i].eff_addrs);
-	}
-	free(groups);
+	cc_copy_free(&copy);
 	strv_free(&c.used_groups);
 	strv_free(&c.used_at);
 	strv_free(&c.used_svcs);
