@@ -58,6 +58,10 @@ proc lab_create {n args} {
   for {set i 1} {$i <= $n} {incr i} {
     set ns [lab_ns $lab w$i]
     exec ip netns add $ns
+    # No IPv6 router solicitations: nothing here answers them, and the
+    # default would count and log them at random moments in every test
+    exec ip netns exec $ns sh -c \
+        {echo 0 > /proc/sys/net/ipv6/conf/default/router_solicitations}
     # Another process adding or deleting namespaces at the same moment
     # can make the kernel refuse the fresh one ("Peer netns reference
     # is invalid"); it takes it a moment later.
