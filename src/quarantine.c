@@ -90,6 +90,20 @@ static void events_after(struct bh *bh, const struct store_tx *tx, int ok)
 
 /* Queue the @trigger event of @q: by @by, from @source ("command", "tag",
  * "expiry"...); a quarantine's also names the client it came from. */
+/* Commit @tx when @rc is 0, else roll it back; its events go out or are
+ * dropped accordingly (events_after).  0, or -1 when anything failed. */
+static int tx_end(struct bh *bh, struct store_tx *tx, int rc)
+{
+	if (rc == 0 && store_tx_commit(bh, tx) == 0) {
+		events_after(bh, tx, 1);
+		return 0;
+	}
+	if (rc != 0)
+		store_tx_rollback(bh, tx);
+	events_after(bh, tx, 0);
+	return -1;
+}
+
 static void event_queue(struct bh *bh, const char *trigger,
                         const struct quarantine *q, const char *by,
                         const char *source, const char *client)
@@ -217,14 +231,7 @@ int policy_quarantine(struct bh *bh, const char *workload, const char *reason,
 			event_quarantine(bh, &q);
 	}
 	policy_inventory_free(&inv);
-	if (rc == 0 && store_tx_commit(bh, &tx) == 0) {
-		events_after(bh, &tx, 1);
-		return 0;
-	}
-	if (rc != 0)
-		store_tx_rollback(bh, &tx);
-	events_after(bh, &tx, 0);
-	return -1;
+	return tx_end(bh, &tx, rc);
 }
 
 /* Release workload @w of @inv (in force: checked by the caller) inside
@@ -279,14 +286,7 @@ int policy_release(struct bh *bh, const char *workload, const char *how)
 			rc = enforce(bh, &inv);
 	}
 	policy_inventory_free(&inv);
-	if (rc == 0 && store_tx_commit(bh, &tx) == 0) {
-		events_after(bh, &tx, 1);
-		return 0;
-	}
-	if (rc != 0)
-		store_tx_rollback(bh, &tx);
-	events_after(bh, &tx, 0);
-	return -1;
+	return tx_end(bh, &tx, rc);
 }
 
 int policy_quarantine_expire(struct bh *bh, int *n)

@@ -34,13 +34,6 @@ static int fail(struct bh *bh, sqlite3_stmt *st)
 	return -1;
 }
 
-static const char *text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return s ? (const char *)s : "";
-}
-
 int store_link_get(struct bh *bh, const char *ifname, struct nic_link *out)
 {
 	sqlite3_stmt *st = store_prep(bh, SQL_LINK_GET);
@@ -60,7 +53,7 @@ int store_link_get(struct bh *bh, const char *ifname, struct nic_link *out)
 	snprintf(out->ifname, sizeof out->ifname, "%s", ifname);
 	out->present = sqlite3_column_int(st, 0);
 	out->ifindex = sqlite3_column_int(st, 1);
-	snprintf(out->mac, sizeof out->mac, "%s", text(st, 2));
+	snprintf(out->mac, sizeof out->mac, "%s", store_col_text(st, 2));
 	out->rebinds = sqlite3_column_int64(st, 3);
 	out->changed_ms = sqlite3_column_int64(st, 4);
 	sqlite3_finalize(st);
@@ -101,7 +94,7 @@ int store_link_owner(struct bh *bh, const char *ifname, char *workload,
 	}
 	if (rc != SQLITE_ROW)
 		return fail(bh, st);
-	snprintf(workload, len, "%s", text(st, 0));
+	snprintf(workload, len, "%s", store_col_text(st, 0));
 	sqlite3_finalize(st);
 	return 1;
 }
@@ -122,7 +115,7 @@ int store_link_by_index(struct bh *bh, int ifindex, char *ifname,
 	}
 	if (rc != SQLITE_ROW)
 		return fail(bh, st);
-	snprintf(ifname, len, "%s", text(st, 0));
+	snprintf(ifname, len, "%s", store_col_text(st, 0));
 	sqlite3_finalize(st);
 	return 1;
 }
@@ -140,7 +133,7 @@ int store_link_known(struct bh *bh, struct strv *out)
 	if (!(st = store_prep(bh, SQL_LINK_KNOWN)))
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		strv_push(out, text(st, 0));
+		strv_push(out, store_col_text(st, 0));
 	if (rc != SQLITE_DONE)
 		return fail(bh, st);
 	sqlite3_finalize(st);
@@ -169,7 +162,7 @@ int store_inventory_gen(struct bh *bh, int64_t *n, char *uid, size_t len)
 		return fail(bh, st);
 	}
 	*n = sqlite3_column_int64(st, 0);
-	snprintf(uid, len, "%s", text(st, 1));
+	snprintf(uid, len, "%s", store_col_text(st, 1));
 	sqlite3_finalize(st);
 	return 0;
 }
